@@ -1,0 +1,5 @@
+"""Allow ``python -m impsy``."""
+
+from impsy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""Performance logs in the original IMPSY format: one CSV file per run.
+
+File name: ``YYYY-MM-DDTHH-MM-SS-{D}d-mdrnn.log``. Row: ``ISO-timestamp,source,x1,...,xn``
+where source is ``interface`` (the performer) or ``rnn`` (the model) and n = D - 1.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(\d+)d-mdrnn\.log$")
+INTERFACE, RNN = "interface", "rnn"
+
+
+def log_dimension(path: str | Path) -> int | None:
+    """The dimension a log's file name declares, or None if the name is not a log name."""
+    match = LOG_NAME.match(Path(path).name)
+    return int(match.group(2)) if match else None
+
+
+def find_logs(log_dir: str | Path, dimension: int | None = None) -> list[Path]:
+    """Log files in a folder, oldest first, optionally only those of one dimension."""
+    folder = Path(log_dir)
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if p.is_file() and log_dimension(p) is not None]
+    if dimension is not None:
+        found = [p for p in found if log_dimension(p) == dimension]
+    return sorted(found, key=lambda p: p.name)
+
+
+@dataclass
+class LogRead:
+    """The rows of one source in a log: times (s, Unix epoch) and controls [n, D-1].
+
+    Times are as written, so they may jump backwards (a clock set by NTP after boot).
+    """
+
+    path: Path
+    times: np.ndarray
+    controls: np.ndarray
+    rows: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)  # the first few, for the user to see
+
+    @property
+    def events(self) -> int:
+        return len(self.times)
+
+
+MAX_PROBLEMS_KEPT = 5
+
+
+def read_log(path: str | Path, dimension: int | None = None, source: str = INTERFACE) -> LogRead:
+    """Read the rows of one source from a log; malformed rows are skipped and counted."""
+    path = Path(path)
+    dimension = dimension or log_dimension(path)
+    if dimension is None:
+        raise ValueError(f"{path}: cannot tell the dimension from the file name")
+    width = dimension - 1
+    times: list[float] = []
+    rows: list[list[float]] = []
+    result = LogRead(path, np.empty(0), np.empty((0, width)))
+
+    def skip(number: int, why: str) -> None:
+        result.skipped += 1
+        if len(result.problems) < MAX_PROBLEMS_KEPT:
+            result.problems.append(f"{path.name}:{number}: {why}")
+
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            result.rows += 1
+            fields = line.split(",")
+            if len(fields) != width + 2:
+                skip(number, f"expected {width + 2} fields, found {len(fields)}")
+                continue
+            if fields[1] != source:
+                continue
+            try:
+                when = datetime.fromisoformat(fields[0]).timestamp()
+                values = [float(v) for v in fields[2:]]
+            except ValueError as error:
+                skip(number, str(error))
+                continue
+            if not all(math.isfinite(v) for v in values):
+                skip(number, "a value is not a finite number")
+                continue
+            times.append(when)
+            rows.append(values)
+    result.times = np.asarray(times, dtype=np.float64)
+    result.controls = np.asarray(rows, dtype=np.float32).reshape(-1, width)
+    return result
+
+
+def format_row(when: datetime, source: str, values: Iterable[float]) -> str:
+    """One log row, exactly as the original wrote it."""
+    return ",".join([when.isoformat(), source, *(repr(float(v)) for v in values)]) + "\n"
+
+
+class LogWriter:
+    """Appends rows to a new log file, each written straight through to the OS.
+
+    One os.write per row on an O_APPEND descriptor: if the process is killed, at most the
+    row being written is lost, and nothing already written is ever truncated. A failing disk
+    (full, removed) is reported once and the performance goes on without logging.
+    """
+
+    def __init__(self, log_dir: str | Path, dimension: int, started: datetime | None = None) -> None:
+        folder = Path(log_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        started = started or datetime.now()
+        self.dimension = dimension
+        self.path = folder / f"{started.strftime('%Y-%m-%dT%H-%M-%S')}-{dimension}d-mdrnn.log"
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.rows = 0
+        self.failed = 0
+
+    def write(self, source: str, values: Sequence[float], when: datetime | None = None) -> bool:
+        """Write one row; False if it could not be written (the reason is logged once)."""
+        if self._fd is None:
+            self.failed += 1
+            return False
+        data = format_row(when or datetime.now(), source, values).encode()
+        try:
+            os.write(self._fd, data)
+        except OSError as error:
+            self.failed += 1
+            reason = "the disk is full" if error.errno == errno.ENOSPC else error.strerror
+            log.error("logging stopped: %s (%s); the performance goes on unlogged", reason, self.path)
+            self.close()
+            return False
+        self.rows += 1
+        return True
+
+    def close(self) -> None:
+        """Flush to the disk and close; rows written so far survive a power cut after this."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        os.close(fd)
+
+    def __enter__(self) -> LogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,59 @@
+"""The MDRNN behind one small interface: load_model(path) -> Model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from impsy.model.base import MIXTURES, SIZES, Model, ModelError, ModelInfo, model_filename, size_name
+from impsy.model.dummy import DummyModel
+from impsy.model.sampling import SCALE, Sampler
+
+__all__ = [
+    "MIXTURES", "SCALE", "SIZES", "DummyModel", "Model", "ModelError", "ModelInfo", "Sampler",
+    "load_model", "model_filename", "resolve_model_file", "size_name",
+]
+
+log = logging.getLogger(__name__)
+
+# Original IMPSY configs may name Keras files; the lean runtime runs the .tflite beside them.
+KERAS_SUFFIXES = (".keras", ".h5")
+
+
+def resolve_model_file(file: str | Path | None) -> Path | None:
+    """The .tflite file to run for a configured model file, or None for the dummy model.
+
+    None means: no file configured, or the file is missing or empty (each logged as a warning).
+    """
+    if file is None or str(file).strip() == "":
+        log.warning("no model file configured: using a random dummy model")
+        return None
+    path = Path(file)
+    if path.suffix in KERAS_SUFFIXES:
+        tflite = path.with_suffix(".tflite")
+        if tflite.is_file():
+            log.info("%s: running %s, its LiteRT twin", path, tflite.name)
+            return resolve_model_file(tflite)
+        raise ModelError(
+            f"{path}: the runtime runs .tflite models, and there is no {tflite.name} beside it. "
+            f"Convert it on a laptop with `impsy-train export {path}`"
+        )
+    if not path.is_file():
+        log.warning("model file %s not found: using a random dummy model", path)
+        return None
+    if path.stat().st_size == 0:
+        log.warning("model file %s is empty: using a random dummy model", path)
+        return None
+    return path
+
+
+def load_model(file: str | Path | None, dimension: int | None = None, seed: int | None = None) -> Model:
+    """Load a .tflite MDRNN, or a dummy of `dimension` when there is no usable file."""
+    from impsy.model.litert import LiteRTModel  # the interpreter is only imported when needed
+
+    path = resolve_model_file(file)
+    if path is None:
+        if dimension is None:
+            raise ModelError("no model file, and no dimension given for the dummy model")
+        return DummyModel(dimension, seed)
+    return LiteRTModel(path, seed)

@@ -1,0 +1,154 @@
+"""Run an MDRNN ``.tflite`` file with the LiteRT interpreter, one step at a time."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+
+from impsy.model.base import ModelError, ModelInfo
+from impsy.model.sampling import SCALE, Sampler
+
+# Our exports carry this signature; original IMPSY exports have none and are read by position.
+SIGNATURE = "step"
+INPUT, STATE, PARAMS, STATE_OUT = "x", "state", "params", "state_out"
+
+_INTERPRETERS = (
+    "ai_edge_litert.interpreter",
+    "tflite_runtime.interpreter",
+    # Last resort for platforms without LiteRT wheels (Windows); the Pi never gets here.
+    "tensorflow.lite",
+)
+
+
+def interpreter_class():
+    """The first LiteRT-compatible Interpreter class that can be imported."""
+    for name in _INTERPRETERS:
+        try:
+            return importlib.import_module(name).Interpreter
+        except ImportError:
+            continue
+    raise ModelError(
+        "no LiteRT interpreter is installed: run `pip install ai-edge-litert` "
+        "(or tflite-runtime on older systems)"
+    )
+
+
+def _is_flex_error(error: Exception) -> bool:
+    text = str(error)
+    return "Select TensorFlow op" in text or "Flex" in text
+
+
+class LiteRTModel:
+    """An MDRNN run through the raw set/invoke/get interpreter API with its LSTM state carried."""
+
+    def __init__(self, path: str | Path, seed: int | None = None) -> None:
+        path = Path(path)
+        try:
+            interpreter = interpreter_class()(model_path=str(path), num_threads=1)
+            interpreter.allocate_tensors()
+        except (RuntimeError, ValueError) as error:
+            if _is_flex_error(error):
+                raise ModelError(
+                    f"{path}: this model needs TensorFlow (Flex/Select-TF) ops, which the lean "
+                    "runtime does not include. Re-export it with built-in ops only: "
+                    f"`impsy-train export {path.with_suffix('.keras')}`"
+                ) from error
+            raise ModelError(f"{path}: not a usable .tflite model ({error})") from error
+        self._interpreter = interpreter
+        signatures = interpreter.get_signature_list()
+        if SIGNATURE in signatures:
+            self._map_by_signature()
+            layout = "impsy"
+        else:
+            self._map_by_position(path)
+            layout = "original"
+        self.info = self._read_info(path, layout)
+        self.dimension = self.info.dimension
+        self._sampler = Sampler(self.dimension, self.info.mixtures, seed)
+        self._x = np.zeros(interpreter.get_input_details()[0]["shape"].size, np.float32)
+        self._x_shape = tuple(self._input_shape(self._x_index))
+        self._states = [np.zeros(self._input_shape(i), np.float32) for i, _ in self._state_pairs]
+        # Cache bound methods: this is the innermost loop of a live performance.
+        self._set = interpreter.set_tensor
+        self._get = interpreter.get_tensor
+        self._invoke = interpreter.invoke
+
+    def _input_shape(self, index: int) -> list[int]:
+        for detail in self._interpreter.get_input_details():
+            if detail["index"] == index:
+                return [int(n) for n in detail["shape"]]
+        raise ModelError(f"tensor {index} is not an input")
+
+    def _map_by_signature(self) -> None:
+        runner = self._interpreter.get_signature_runner(SIGNATURE)
+        inputs = {k: v["index"] for k, v in runner.get_input_details().items()}
+        outputs = {k: v["index"] for k, v in runner.get_output_details().items()}
+        # The runner holds buffers that block invoke(); only its name-to-index map is needed.
+        del runner
+        missing = {INPUT, STATE} - inputs.keys() | {PARAMS, STATE_OUT} - outputs.keys()
+        if missing:
+            raise ModelError(f"signature '{SIGNATURE}' lacks tensors: {', '.join(sorted(missing))}")
+        self._x_index = inputs[INPUT]
+        self._params_index = outputs[PARAMS]
+        self._state_pairs = [(inputs[STATE], outputs[STATE_OUT])]
+
+    def _map_by_position(self, path: Path) -> None:
+        """Original IMPSY layout: inputs [x, h0, c0, h1, c1...], outputs [params, h0, c0, ...]."""
+        inputs = self._interpreter.get_input_details()
+        outputs = self._interpreter.get_output_details()
+        if len(inputs) < 3 or len(inputs) % 2 == 0 or len(outputs) != len(inputs):
+            raise ModelError(
+                f"{path}: unrecognised tensor layout ({len(inputs)} inputs, {len(outputs)} outputs);"
+                " expected an IMPSY MDRNN export"
+            )
+        self._x_index = inputs[0]["index"]
+        self._params_index = outputs[0]["index"]
+        self._state_pairs = [
+            (i["index"], o["index"]) for i, o in zip(inputs[1:], outputs[1:], strict=True)
+        ]
+
+    def _read_info(self, path: Path, layout: str) -> ModelInfo:
+        x_shape = self._input_shape(self._x_index)
+        dimension = x_shape[-1]
+        state_shapes = [self._input_shape(i) for i, _ in self._state_pairs]
+        if layout == "impsy":  # one packed state [1, layers, 2, units]
+            _, layers, _, units = state_shapes[0]
+        else:
+            layers, units = len(state_shapes) // 2, state_shapes[0][-1]
+        n_params = int(np.prod(self._output_shape(self._params_index)))
+        mixtures, remainder = divmod(n_params, 2 * dimension + 1)
+        if remainder or mixtures < 1:
+            raise ModelError(
+                f"{path}: {n_params} mixture parameters do not fit dimension {dimension}"
+            )
+        return ModelInfo(
+            path=str(path), dimension=dimension, units=units, layers=layers,
+            mixtures=mixtures, layout=layout,
+        )
+
+    def _output_shape(self, index: int) -> list[int]:
+        for detail in self._interpreter.get_output_details():
+            if detail["index"] == index:
+                return [int(n) for n in detail["shape"]]
+        raise ModelError(f"tensor {index} is not an output")
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """Feed one event [dt, x1..xn] (data units); return the next event's mixture parameters."""
+        np.multiply(x, SCALE, out=self._x, casting="unsafe")
+        self._set(self._x_index, self._x.reshape(self._x_shape))
+        for (index, _), state in zip(self._state_pairs, self._states, strict=True):
+            self._set(index, state)
+        self._invoke()
+        self._states = [self._get(out) for _, out in self._state_pairs]
+        return self._get(self._params_index)[0]
+
+    def sample(self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01) -> np.ndarray:
+        """Draw the next event [dt, x1..xn] from mixture parameters."""
+        return self._sampler.sample(params, pitemp, sigmatemp)
+
+    def reset(self) -> None:
+        """Forget the performance so far: zero the LSTM state."""
+        for state in self._states:
+            state[...] = 0.0

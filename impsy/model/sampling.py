@@ -1,0 +1,76 @@
+"""Draw one gesture from the mixture parameters the network predicts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SCALE = 10.0  # the network sees inputs and targets multiplied by this, as in the original IMPSY
+MIN_DT = 0.001  # seconds; a prediction never asks to be played sooner than this
+# Below this pi temperature the softmax is a hard choice; dividing by a tinier number overflows.
+MIN_PITEMP = 1e-6
+
+
+def split_params(params: np.ndarray, dimension: int, mixtures: int):
+    """Split a flat parameter vector into means [K, D], sigmas [K, D] and logits [K]."""
+    kd = mixtures * dimension
+    return (
+        params[:kd].reshape(mixtures, dimension),
+        params[kd : 2 * kd].reshape(mixtures, dimension),
+        params[2 * kd : 2 * kd + mixtures],
+    )
+
+
+def mixture_weights(logits: np.ndarray, pitemp: float) -> np.ndarray:
+    """Softmax of logits / pitemp; a one-hot on the largest logit when pitemp is ~0."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if pitemp <= MIN_PITEMP:
+        weights = np.zeros_like(logits)
+        weights[int(np.argmax(logits))] = 1.0
+        return weights
+    z = logits / pitemp
+    z = np.exp(z - z.max())
+    return z / z.sum()
+
+
+def choose_component(logits: list[float], pitemp: float, u: float) -> int:
+    """Pick a mixture component from plain floats, given a uniform draw u in [0, 1).
+
+    Pure Python on purpose: for five components it is several times faster than numpy.
+    """
+    if pitemp <= MIN_PITEMP:
+        return max(range(len(logits)), key=logits.__getitem__)
+    top = max(logits)
+    weights = [math.exp((v - top) / pitemp) for v in logits]
+    threshold = u * sum(weights)
+    running = 0.0
+    for k, w in enumerate(weights):
+        running += w
+        if threshold < running:
+            return k
+    return len(weights) - 1
+
+
+class Sampler:
+    """Samples gestures for one network shape with its own random generator."""
+
+    def __init__(self, dimension: int, mixtures: int, seed: int | None = None) -> None:
+        self.dimension = dimension
+        self.mixtures = mixtures
+        self.rng = np.random.default_rng(seed)
+        self._kd = mixtures * dimension
+
+    def sample(self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01) -> np.ndarray:
+        """Return [dt, x1..xn] in data units: dt >= MIN_DT seconds, controls clipped to [0, 1]."""
+        d, kd = self.dimension, self._kd
+        k = choose_component(params[2 * kd : 2 * kd + self.mixtures].tolist(), pitemp, self.rng.random())
+        out = params[k * d : (k + 1) * d].astype(np.float64)
+        if sigmatemp > 0:
+            sigma = params[kd + k * d : kd + (k + 1) * d]
+            out += sigma * math.sqrt(sigmatemp) * self.rng.standard_normal(d)
+        out /= SCALE
+        # Time is only bounded below; the [0, 1] range belongs to the controls.
+        out[0] = max(out[0], MIN_DT)
+        np.clip(out[1:], 0.0, 1.0, out=out[1:])
+        return out
