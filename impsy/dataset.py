@@ -69,7 +69,7 @@ class Dataset:
     def summary(self) -> str:
         minutes, seconds = divmod(round(self.duration), 60)
         return (
-            f"{self.logs} logs, {len(self.starts)} gestures, {len(self.events):,} events, "
+            f"{self.logs} performances ({len(self.starts)} gestures), {len(self.events):,} events, "
             f"{minutes} min {seconds:02d} s of playing"
         )
 

@@ -67,8 +67,8 @@ class LiteRTModel:
         self.info = self._read_info(path, layout)
         self.dimension = self.info.dimension
         self._sampler = Sampler(self.dimension, self.info.mixtures, seed)
-        self._x = np.zeros(interpreter.get_input_details()[0]["shape"].size, np.float32)
         self._x_shape = tuple(self._input_shape(self._x_index))
+        self._x = np.zeros(self.dimension, np.float32)
         self._states = [np.zeros(self._input_shape(i), np.float32) for i, _ in self._state_pairs]
         # Cache bound methods: this is the innermost loop of a live performance.
         self._set = interpreter.set_tensor

@@ -1,0 +1,129 @@
+"""The `impsy-train` command: dataset, train, export."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# TensorFlow's C++ start-up chatter hides the messages a user needs; errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from impsy.cli import USER_ERRORS, add_dataset_arguments, run_command, run_dataset  # noqa: E402
+from impsy.dataset import (  # noqa: E402
+    DEFAULT_MAX_GAP,
+    Dataset,
+    DatasetError,
+    build_dataset,
+    dataset_filename,
+    load_dataset,
+)
+from impsy.model import SIZES  # noqa: E402
+from impsy_train import __version__  # noqa: E402
+
+
+def load_training_data(args: argparse.Namespace) -> Dataset:
+    """The dataset to train on: --dataset, else datasets/training-dataset-{D}d.npz, else the logs."""
+    if args.dataset:
+        dataset = load_dataset(args.dataset, allow_pickle=args.allow_pickle)
+    else:
+        default = args.datasets / dataset_filename(args.dimension)
+        if default.is_file() and not args.logs_given:
+            dataset = load_dataset(default, allow_pickle=args.allow_pickle)
+            print(f"dataset: {default}")
+        else:
+            dataset, _ = build_dataset(args.logs, args.dimension, args.max_gap)
+            print(f"dataset: built from {args.logs}")
+    if args.dimension and dataset.dimension != args.dimension:
+        raise DatasetError(
+            f"the dataset has dimension {dataset.dimension}, but --dimension is {args.dimension}"
+        )
+    print(f"  {dataset.summary()}")
+    return dataset
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, keep the best epoch, export and check the .tflite, write the report."""
+    from impsy_train.training import TrainSettings, save, train
+
+    args.logs_given = args.logs is not None
+    args.logs = args.logs or Path("logs")
+    dataset = load_training_data(args)
+    settings = TrainSettings(
+        size=args.modelsize, epochs=args.epochs, batch_size=args.batchsize,
+        early_stopping=args.earlystopping, patience=args.patience, seq_len=args.seq_len,
+        seq_step=args.seq_step, learning_rate=args.learning_rate, seed=args.seed,
+    )
+    print("training (Ctrl-C stops and keeps the best epoch so far)")
+    result = train(dataset, settings, verbose=1 if sys.stdout.isatty() else 2)
+    save(result, args.models)
+    print(
+        f"{result.stopped} after {len(result.history['loss'])} epochs in {result.seconds / 60:.1f} min;"
+        f" kept epoch {result.best_epoch}: held-out NLL {result.heldout_nll:.3f} per event"
+    )
+    for kind, name in result.files.items():
+        print(f"  {kind:7s} {args.models / name}")
+    print(f"  Keras and LiteRT agree within {result.parity:.1e}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Convert a .keras MDRNN to a checked built-in-ops .tflite beside it."""
+    import keras
+
+    import impsy_train.network  # noqa: F401  registers the mixture head for loading
+    from impsy_train.export import export_tflite
+
+    model = keras.saving.load_model(args.model, compile=False)
+    path, difference = export_tflite(model, args.out or Path(args.model).with_suffix(".tflite"))
+    print(f"{path}: Keras and LiteRT agree within {difference:.1e}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="impsy-train", description="Train IMPSY models on a laptop.")
+    parser.add_argument("--version", action="version", version=f"impsy-train {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dataset = commands.add_parser("dataset", help="build a training dataset from the logs")
+    add_dataset_arguments(dataset)
+    dataset.set_defaults(handler=run_dataset)
+
+    train = commands.add_parser("train", help="train a model and export it for the runtime")
+    train.add_argument("-D", "--dimension", type=int, required=True, help="values per event, dt included (e.g. 9)")
+    train.add_argument("-M", "--modelsize", default="s", choices=list(SIZES), help="network size (default: s)")
+    train.add_argument("--earlystopping", action="store_true", help="stop when validation stops improving")
+    train.add_argument("--patience", type=int, default=10, help="epochs without improvement before stopping (default: 10)")
+    train.add_argument("--epochs", "--numepochs", type=int, default=100, help="most epochs to run (default: 100)")
+    train.add_argument("--batchsize", type=int, default=64, help="windows per batch (default: 64)")
+    train.add_argument("--dataset", type=Path, help="a dataset file (default: datasets/training-dataset-<D>d.npz)")
+    train.add_argument("--logs", type=Path, help="build the dataset from this folder of logs instead")
+    train.add_argument("--datasets", type=Path, default=Path("datasets"), help=argparse.SUPPRESS)
+    train.add_argument("--models", type=Path, default=Path("models"), help="where to save (default: models)")
+    train.add_argument("--max-gap", type=float, default=DEFAULT_MAX_GAP, help="pause that ends a gesture, s")
+    train.add_argument("--seq-len", type=int, default=50, help="window length in events (default: 50)")
+    train.add_argument("--seq-step", type=int, default=5, help="events between window starts (default: 5)")
+    train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default: 0.001)")
+    train.add_argument("--seed", type=int, default=0, help="random seed: same data and seed, same split")
+    train.add_argument("--allow-pickle", action="store_true", help="read an original IMPSY (pickled) dataset you trust")
+    train.set_defaults(handler=run_train)
+
+    export = commands.add_parser("export", help="convert a .keras model to a checked .tflite")
+    export.add_argument("model", type=Path, help="the .keras file")
+    export.add_argument("--out", type=Path, help="the .tflite to write (default: beside the model)")
+    export.set_defaults(handler=run_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from impsy_train.export import ExportError
+    from impsy_train.training import TrainingError
+
+    args = build_parser().parse_args(argv)
+    return run_command("impsy-train", args.handler, args, (*USER_ERRORS, TrainingError, ExportError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
