@@ -455,7 +455,7 @@ class _Reader:
         if table is None:
             if required:
                 needed = ", ".join(f"`{f.example}`" for f in spec.values() if f.example)
-                self.error(name, f"required table is missing; add a [{name}] table with {needed}")
+                self.error(name, f"required table is missing; add [{name}] with {needed}")
             return None
         if not isinstance(table, dict):
             self.error(name, f"expected a table [{name}]; found {_describe(table)}")
@@ -682,7 +682,9 @@ class _Reader:
         for name, value in raw.items():
             key = _key(path, name)
             if name not in names:
-                self.error(key, f"expected a {what}, one of {', '.join(names)}; found {name!r}")
+                article = "an" if what[0] in "aeiou" else "a"
+                self.error(key, f"expected {article} {what}, one of {', '.join(names)}; "
+                           f"found {name!r}")
                 continue
             pin = self.value(_pin, value, key)
             if pin is _BAD:
@@ -748,11 +750,11 @@ def _syntax_problem(source: str, error: tomllib.TOMLDecodeError, text: str) -> P
     if match := _AT_LINE.search(message):
         line = int(match[1])
         message = f"{message[:match.start()]} at column {match[2]}"
+        if message.startswith("Invalid value"):  # most often text written without quotes
+            message += ' (if it is text, put it in double quotes: mode = "callresponse")'
     elif message.endswith(_AT_END):
         line = max(1, len(text.splitlines()))
         message = message.removesuffix(_AT_END) + " at the end of the file"
-    if message.startswith("Invalid value"):
-        message += ' (text needs double quotes, as in mode = "callresponse")'
     return Problem(source, "", f"TOML syntax error: {message[0].lower()}{message[1:]}", ERROR,
                    line)
 
