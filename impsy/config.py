@@ -25,7 +25,6 @@ from impsy.model.base import SIZES
 log = logging.getLogger("impsy.config")
 
 MODES = ("callresponse", "polyphony", "battle", "useronly")
-MAPPING_KINDS = ("note_on", "note_velocity", "control_change", "pitch_bend")
 GPIO_COMMANDS = ("mode", "pause", "reset")
 GPIO_ACTIVITIES = ("input", "output", "playing")
 PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
@@ -93,7 +92,7 @@ class ModelConfig:
 class MappingEntry:
     """One control <-> one kind of MIDI message; channel is 0-based (the file says 1-16)."""
 
-    kind: str  # one of MAPPING_KINDS
+    kind: str  # note_on, note_velocity, control_change or pitch_bend
     channel: int
     control: int | None = None  # the controller number, for control_change only
     low: int = 0  # control_change values span low..high
@@ -386,6 +385,7 @@ _ENTRY_SHAPES = {
     "control_change": ("channel", "controller"),
     "pitch_bend": ("channel",),
 }
+MAPPING_KINDS = tuple(_ENTRY_SHAPES)
 _ENTRY_EXAMPLE = '["note_on", 1] or ["control_change", 1, 74]'
 _CHANNEL, _BYTE = _integer(1, 16), _integer(0, 127)
 
