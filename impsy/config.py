@@ -369,14 +369,20 @@ _SERIAL = {
     "port": _Field(_text, example='port = "/dev/ttyACM0"'),
     "baudrate": _Field(_integer(1), example="baudrate = 115200"),
 }
-_SERIALMIDI = {
-    "port": _Field(_text, None),  # None: fall back to [serial].port, as the original did
-    "baudrate": _Field(_integer(1), 31250),
-}
+_SERIALMIDI = {"baudrate": _Field(_integer(1), 31250)}  # and a port: see _serialmidi_spec
 _WEBUI = {"monitor_port": _Field(_PORT, 4001), "command_port": _Field(_PORT, 4002)}
 _GPIO = {"pin_factory": _Field(_choice(PIN_FACTORIES), None)}
 _SECTIONS = ("interaction", "model", "midi", "osc", "websocket", "serial", "serialmidi", "webui",
              "gpio")
+
+
+def _serialmidi_spec(data: dict) -> dict[str, _Field]:
+    """[serialmidi]'s keys: without its own port it uses [serial]'s, as the original did."""
+    serial = data.get("serial")
+    port = serial.get("port") if isinstance(serial, dict) else None
+    default = port if isinstance(port, str) and port.strip() else _REQUIRED
+    return {"port": _Field(_text, default, 'port = "/dev/ttyAMA0"'), **_SERIALMIDI}
+
 
 # The shapes of mapping entries: kind -> the item names after the kind.
 _ENTRY_SHAPES = {
@@ -627,36 +633,19 @@ class _Reader:
                               f"nothing is sent to it{_suggest(target, outs)}")
         return routes
 
-    def websocket(self, data: dict, dimension: int | None) -> WebSocketConfig | None:
-        table = self.section(data, "websocket", _WEBSOCKET)
+    def with_mappings(self, data: dict, name: str, spec: Mapping[str, _Field], cls: type,
+                      dimension: int | None) -> Any:
+        """A section of plain keys plus an `input` and an `output` mapping, as its dataclass."""
+        table = self.section(data, name, spec)
         if table is None:
             return None
         before = self.errors()
-        values = self.fields(table, "websocket", _WEBSOCKET, also=("input", "output"))
-        inputs = self.required_mapping(table, "websocket", "input", dimension)
-        outputs = self.required_mapping(table, "websocket", "output", dimension)
+        values = self.fields(table, name, spec, also=("input", "output"))
+        inputs = self.required_mapping(table, name, "input", dimension)
+        outputs = self.required_mapping(table, name, "output", dimension)
         if self.errors() != before:
             return None
-        return WebSocketConfig(input=inputs, output=outputs, **values)
-
-    def serialmidi(self, data: dict, dimension: int | None) -> SerialMidiConfig | None:
-        table = self.section(data, "serialmidi", _SERIALMIDI)
-        if table is None:
-            return None
-        before = self.errors()
-        values = self.fields(table, "serialmidi", _SERIALMIDI, also=("input", "output"))
-        inputs = self.required_mapping(table, "serialmidi", "input", dimension)
-        outputs = self.required_mapping(table, "serialmidi", "output", dimension)
-        if "port" not in table:
-            # The original read the port from [serial]; older configs rely on that.
-            serial = data.get("serial")
-            values["port"] = serial.get("port") if isinstance(serial, dict) else None
-            if not isinstance(values["port"], str):
-                self.error("serialmidi.port", 'required key is missing; add '
-                           '`port = "/dev/ttyAMA0"` to [serialmidi]')
-        if self.errors() != before:
-            return None
-        return SerialMidiConfig(input=inputs, output=outputs, **values)
+        return cls(input=inputs, output=outputs, **values)
 
     def gpio(self, data: dict) -> GpioConfig | None:
         table = self.section(data, "gpio", _GPIO)
@@ -710,9 +699,11 @@ class _Reader:
         sections = {
             "midi": self.midi(data, dimension),
             "osc": self.simple(data, "osc", _OSC, OscConfig),
-            "websocket": self.websocket(data, dimension),
+            "websocket": self.with_mappings(data, "websocket", _WEBSOCKET, WebSocketConfig,
+                                            dimension),
             "serial": self.simple(data, "serial", _SERIAL, SerialConfig),
-            "serialmidi": self.serialmidi(data, dimension),
+            "serialmidi": self.with_mappings(data, "serialmidi", _serialmidi_spec(data),
+                                             SerialMidiConfig, dimension),
             "gpio": self.gpio(data),
         }
         webui = self.simple(data, "webui", _WEBUI, WebUIConfig) or WebUIConfig()
