@@ -1,0 +1,75 @@
+"""load_model: .tflite through LiteRT, the dummy fallback, Keras names resolved to .tflite."""
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import SHIPPED_9D
+from impsy.model import DummyModel, ModelError, load_model
+
+
+def test_missing_file_falls_back_to_dummy_with_a_warning(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        model = load_model(tmp_path / "nothing.tflite", dimension=5)
+    assert isinstance(model, DummyModel) and model.dimension == 5
+    assert "not found: using a random dummy model" in caplog.text
+
+
+@pytest.mark.parametrize("file", ["", None])
+def test_no_file_configured_gives_dummy(file, caplog):
+    with caplog.at_level(logging.WARNING):
+        assert isinstance(load_model(file, dimension=3), DummyModel)
+    assert "no model file configured" in caplog.text
+
+
+def test_empty_file_gives_dummy(tmp_path, caplog):
+    empty = tmp_path / "empty.tflite"
+    empty.touch()
+    with caplog.at_level(logging.WARNING):
+        assert isinstance(load_model(empty, dimension=4), DummyModel)
+    assert "is empty" in caplog.text
+
+
+def test_dummy_makes_playable_random_gestures():
+    model = load_model(None, dimension=4, seed=0)
+    out = np.array([model.sample(model.step(np.zeros(4))) for _ in range(500)])
+    assert out.shape == (500, 4)
+    assert (out[:, 1:] >= 0).all() and (out[:, 1:] <= 1).all() and (out[:, 0] >= 0.001).all()
+    assert out[:, 1].std() > 0.2  # really random, not a constant
+
+
+def test_garbage_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"this is not a flatbuffer" * 10)
+    with pytest.raises(ModelError, match=r"bad\.tflite: not a usable \.tflite model"):
+        load_model(bad)
+
+
+def test_keras_name_runs_the_tflite_beside_it(tmp_path):
+    shutil.copy(SHIPPED_9D, tmp_path / "m.tflite")
+    model = load_model(tmp_path / "m.h5")
+    assert model.info.path.endswith("m.tflite") and model.dimension == 9
+
+
+def test_keras_name_without_tflite_says_how_to_convert(tmp_path):
+    with pytest.raises(ModelError, match=r"no m\.tflite beside it.*impsy-train export"):
+        load_model(tmp_path / "m.keras")
+
+
+def test_shipped_model_shape_is_read_from_its_tensors():
+    info = load_model(SHIPPED_9D).info
+    assert (info.dimension, info.layers, info.units, info.mixtures, info.size) == (9, 2, 64, 5, "s")
+    assert info.layout == "impsy"
+
+
+def test_reset_forgets_the_performance():
+    model = load_model(SHIPPED_9D)
+    x = np.full(9, 0.5, np.float32)
+    x[0] = 0.05
+    first = model.step(x).copy()
+    second = model.step(x).copy()
+    assert not np.allclose(first, second)  # the state carried over
+    model.reset()
+    assert np.allclose(model.step(x), first)

@@ -1,0 +1,126 @@
+"""Datasets: logs cut into gestures at long pauses, saved and loaded without pickle."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from impsy import cli
+from impsy.dataset import (
+    DatasetError,
+    build_dataset,
+    dataset_filename,
+    load_dataset,
+    split_gestures,
+)
+
+
+def test_split_gestures_at_long_pauses_and_clock_jumps():
+    times = np.array([0.0, 0.1, 0.2, 10.2, 10.3, 9.0, 9.1])
+    dt, starts = split_gestures(times, max_gap=5.0)
+    assert list(starts) == [0, 3, 5]
+    assert dt == pytest.approx([0, 0.1, 0.1, 0, 0.1, 0, 0.1])
+
+
+def test_build_from_logs_written_by_the_runtime(make_logs):
+    logs = make_logs(dimension=4, performances=3, events=50)
+    dataset, report = build_dataset(logs, 4)
+    assert report.files == 3 and report.skipped == 0
+    assert len(dataset.starts) == 6  # each log: two gestures 60 s apart
+    assert len(dataset.events) == 300
+    assert dataset.events[0, 0] == 0.0 and dataset.events[1, 0] == pytest.approx(0.05, abs=1e-6)
+    assert dataset.duration == pytest.approx(6 * 49 * 0.05, rel=1e-3)
+    assert all(len(g) == 50 for g in dataset.gestures())
+
+
+def test_rnn_rows_are_not_training_data(tmp_path):
+    from conftest import gesture, write_log
+    from datetime import datetime
+
+    write_log(tmp_path, 3, datetime(2020, 1, 1), [gesture(20, 2)], rnn_every=2)
+    dataset, report = build_dataset(tmp_path, 3)
+    assert len(dataset.events) == 20 and report.rows == 30
+
+
+def test_saved_dataset_loads_without_pickle(make_logs, tmp_path):
+    dataset, _ = build_dataset(make_logs(dimension=3, performances=2, events=30), 3)
+    path = dataset.save(tmp_path / dataset_filename(3))
+    with np.load(path, allow_pickle=False) as raw:  # plain arrays only
+        assert set(raw.files) == {"events", "starts", "sources", "meta"}
+    loaded = load_dataset(path)
+    assert loaded.dimension == 3 and np.array_equal(loaded.events, dataset.events)
+    assert loaded.sources == dataset.sources and loaded.meta["max_gap"] == 5.0
+
+
+class Payload:
+    """Unpickling this runs code: it creates a file."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_original_pickled_dataset_needs_an_explicit_opt_in(tmp_path):
+    marker = tmp_path / "code-ran"
+    perfs = np.empty(2, dtype=object)
+    perfs[0], perfs[1] = np.zeros((5, 3)), Payload(str(marker))
+    np.savez(tmp_path / "evil.npz", perfs=perfs)
+    with pytest.raises(DatasetError, match="stored with pickle, and loading it could run code"):
+        load_dataset(tmp_path / "evil.npz")
+    assert not marker.exists()
+
+
+def test_original_dataset_loads_when_allowed_and_is_cut_at_pauses(tmp_path):
+    perf = np.zeros((6, 3), np.float32)
+    perf[:, 0] = [0, 0.1, 0.1, 60.0, 0.1, 0.1]
+    perfs = np.empty(1, dtype=object)
+    perfs[0] = perf
+    np.savez(tmp_path / "old.npz", perfs=perfs)
+    loaded = load_dataset(tmp_path / "old.npz", allow_pickle=True)
+    assert list(loaded.starts) == [0, 3] and loaded.events[3, 0] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"events": np.zeros((3, 2)), "starts": np.array([0])}, "missing meta"),
+        ({"events": np.zeros((3, 2)), "starts": np.array([0]), "meta": np.array('{"dimension": 3}')},
+         r"events must be floats of shape \[n, 3\]"),
+        ({"events": np.full((3, 2), np.nan), "starts": np.array([0]), "meta": np.array('{"dimension": 2}')},
+         "NaN or infinite"),
+        ({"events": np.zeros((3, 2)), "starts": np.array([0, 5]), "meta": np.array('{"dimension": 2}')},
+         "starts must rise from 0 and stay below 3"),
+        ({"events": np.zeros((3, 2)), "starts": np.array([0]), "meta": np.array('{"dimension": "x"}')},
+         "meta.dimension must be an integer"),
+    ],
+)
+def test_bad_dataset_files_name_the_fault(tmp_path, arrays, message):
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(DatasetError, match=message):
+        load_dataset(tmp_path / "bad.npz")
+
+
+def test_not_a_zip_is_a_dataset_error(tmp_path):
+    (tmp_path / "junk.npz").write_bytes(pickle.dumps([1, 2, 3]))
+    with pytest.raises(DatasetError, match="cannot read dataset"):
+        load_dataset(tmp_path / "junk.npz")
+
+
+def test_impsy_dataset_command_prints_the_size(make_logs, tmp_path, capsys, monkeypatch):
+    make_logs(dimension=4, performances=2, events=40)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["dataset"]) == 0
+    out = capsys.readouterr().out
+    assert out == ("datasets/training-dataset-4d.npz: 2 performances (4 gestures), 160 events, "
+                   "0 min 08 s of playing\n")
+
+
+def test_impsy_dataset_without_logs_is_one_friendly_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "impsy", "dataset"], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr == "impsy: error: logs: no IMPSY logs (*-<D>d-mdrnn.log) found\n"

@@ -1,0 +1,100 @@
+"""Log files: the original format, malformed rows skipped, rows written straight through."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from impsy.logs import LogWriter, find_logs, format_row, log_dimension, read_log
+
+
+def test_file_name_and_row_format_are_the_originals(tmp_path):
+    writer = LogWriter(tmp_path, 4, datetime(2019, 1, 17, 12, 37, 38))
+    writer.write("interface", [0.3359375, 0.296875, 0.5078125], datetime(2019, 1, 17, 12, 37, 38, 109979))
+    writer.close()
+    assert writer.path.name == "2019-01-17T12-37-38-4d-mdrnn.log"
+    assert writer.path.read_text() == "2019-01-17T12:37:38.109979,interface,0.3359375,0.296875,0.5078125\n"
+    assert log_dimension(writer.path) == 4
+
+
+def test_malformed_rows_are_skipped_and_counted(tmp_path):
+    path = tmp_path / "2020-01-01T00-00-00-3d-mdrnn.log"
+    path.write_text(textwrap.dedent("""\
+        2020-01-01T00:00:00.000000,interface,0.1,0.2
+        2020-01-01T00:00:00.050000,rnn,0.9,0.9
+        2020-01-01T00:00:00.100000,interface,0.3
+        not-a-time,interface,0.1,0.2
+        2020-01-01T00:00:00.200000,interface,zero,0.2
+        2020-01-01T00:00:00.300000,interface,nan,0.2
+
+        2020-01-01T00:00:00.400000,interface,0.5,0.6
+        2020-01-01T00:00:00.5,interface,0.7,0.8,0.9
+        """))
+    read = read_log(path)
+    assert read.events == 2 and read.rows == 8 and read.skipped == 5
+    assert np.allclose(read.controls, [[0.1, 0.2], [0.5, 0.6]])
+    assert read.times[1] - read.times[0] == pytest.approx(0.4)
+    assert read.problems[0] == f"{path.name}:3: expected 4 fields, found 3"
+    assert any("a value is not a finite number" in p for p in read.problems)
+    rnn = read_log(path, source="rnn")
+    assert rnn.events == 1
+
+
+def test_find_logs_ignores_other_files(tmp_path):
+    for name in ["2020-01-01T00-00-00-3d-mdrnn.log", "2020-01-02T00-00-00-9d-mdrnn.log", "notes.txt",
+                 "2020-01-01-3d-mdrnn.log"]:
+        (tmp_path / name).write_text("")
+    assert [p.name for p in find_logs(tmp_path)] == [
+        "2020-01-01T00-00-00-3d-mdrnn.log", "2020-01-02T00-00-00-9d-mdrnn.log"]
+    assert len(find_logs(tmp_path, 9)) == 1
+    assert find_logs(tmp_path / "absent") == []
+
+
+def test_sigkill_loses_nothing_already_written(tmp_path):
+    """A child writes rows, then is killed with SIGKILL mid-performance: every row is on disk."""
+    script = textwrap.dedent(f"""
+        import os, sys
+        from impsy.logs import LogWriter
+        w = LogWriter({str(tmp_path)!r}, 3)
+        for i in range(1000):
+            w.write("interface", [i / 1000, 0.5])
+        print(w.path, flush=True)
+        sys.stdin.read()  # wait to be killed, file still open
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    path = child.stdout.readline().strip()
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    rows = open(path).read().splitlines()
+    assert len(rows) == 1000 and rows[-1].endswith(",interface,0.999,0.5")
+
+
+def test_appending_never_truncates(tmp_path):
+    started = datetime(2020, 1, 1)
+    with LogWriter(tmp_path, 3, started) as w:
+        w.write("interface", [0.1, 0.2])
+    with LogWriter(tmp_path, 3, started) as w:  # same second, same name: appended, not replaced
+        w.write("interface", [0.3, 0.4])
+    assert len(w.path.read_text().splitlines()) == 2
+
+
+def test_full_disk_is_reported_and_not_fatal(tmp_path, caplog):
+    writer = LogWriter(tmp_path, 3)
+    os.close(writer._fd)
+    writer._fd = os.open("/dev/full", os.O_WRONLY)  # a real device whose writes fail with ENOSPC
+    assert writer.write("interface", [0.1, 0.2]) is False
+    assert writer.write("interface", [0.1, 0.2]) is False
+    assert writer.failed == 2 and writer.rows == 0
+    assert caplog.text.count("the disk is full") == 1
+    assert errno.ENOSPC  # the error the message stands for
+
+
+def test_values_keep_full_precision():
+    row = format_row(datetime(2020, 1, 1), "rnn", np.array([1 / 3, 0.5], np.float32))
+    assert row == f"2020-01-01T00:00:00,rnn,{float(np.float32(1 / 3))!r},0.5\n"

@@ -1,0 +1,124 @@
+"""impsy-train end to end on generated data: train, export, parity, report, CLI."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from impsy.dataset import Dataset
+from impsy.model import load_model
+from impsy_train import cli
+from impsy_train.export import PARITY_TOLERANCE, ExportError, export_tflite, parity
+from impsy_train.training import TrainSettings, train
+from impsy_train.windows import split_by_performance, windows
+
+pytestmark = pytest.mark.train
+
+
+def test_export_matches_keras_and_loads_in_the_runtime(tiny_model):
+    result = tiny_model["result"]
+    assert result.parity <= PARITY_TOLERANCE
+    model = load_model(tiny_model["tflite"])
+    assert (model.info.dimension, model.info.layers, model.info.units, model.info.size) == (4, 2, 16, "xxs")
+    # An independent re-check on other events than the export used.
+    events = tiny_model["dataset"].events[100:300]
+    assert parity(result.model, tiny_model["tflite"], events) <= PARITY_TOLERANCE
+
+
+def test_keras_file_reloads_and_reexports(tiny_model, tmp_path):
+    import impsy_train.network  # noqa: F401  registers the custom layer
+
+    model = keras.saving.load_model(tiny_model["keras"], compile=False)
+    path, difference = export_tflite(model, tmp_path / "again.tflite")
+    assert difference <= PARITY_TOLERANCE and path.is_file()
+
+
+def test_parity_failure_is_loud_and_writes_nothing(tiny_model, tmp_path, monkeypatch):
+    import impsy_train.export as export
+
+    monkeypatch.setattr(export, "parity", lambda *a: 0.5)
+    with pytest.raises(ExportError, match="disagree by 5.00e-01"):
+        export.export_tflite(tiny_model["result"].model, tmp_path / "x.tflite")
+    assert not list(tmp_path.iterdir())
+
+
+def test_report_holds_the_figures(tiny_model):
+    report = json.loads(tiny_model["report"].read_text())
+    assert report["model"]["size"] == "xxs"
+    assert len(report["results"]["loss"]) == report["training"]["epochs_run"] == 3
+    assert np.isfinite(report["results"]["heldout_nll_per_event"])
+    assert report["export"]["parity_max_abs_diff"] <= PARITY_TOLERANCE
+    assert tiny_model["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_validation_holds_out_whole_performances(tiny_model):
+    dataset = tiny_model["dataset"]
+    split = split_by_performance(dataset, 0.25, seed=0)
+    assert len(split.validation_logs) == 1
+    held = [g for g, s in zip(dataset.gestures(), dataset.sources, strict=True) if s in split.validation_logs]
+    assert len(split.validation) == len(held) == 2
+    assert all(any(v is h or np.shares_memory(v, h) for h in held) for v in split.validation)
+
+
+def test_windows_never_cross_gestures():
+    a = np.zeros((30, 2), np.float32)
+    b = np.ones((30, 2), np.float32)
+    x, y = windows([a, b], seq_len=10, step=5)
+    assert len(x) == 8  # 4 windows per 30-event gesture
+    assert all(np.all(w == w[0, 0]) for w in np.concatenate([x, y], axis=1))
+
+
+def test_ctrl_c_keeps_the_best_epoch_so_far(tiny_model):
+    class StopAtEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    original = keras.Model.fit
+
+    def fit(self, *args, callbacks=(), **kwargs):
+        return original(self, *args, callbacks=[*callbacks, StopAtEpoch()], **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keras.Model, "fit", fit)
+        result = train(tiny_model["dataset"], TrainSettings(size="xxs", epochs=10, seq_len=20))
+    assert result.stopped == "interrupted"
+    assert len(result.history["loss"]) == 2
+    assert result.best_epoch in (1, 2)
+
+
+def test_early_stopping_stops_and_keeps_the_best(tiny_model):
+    settings = TrainSettings(size="xxs", epochs=50, seq_len=20, early_stopping=True, patience=1,
+                             learning_rate=0.05)
+    result = train(tiny_model["dataset"], settings)
+    val = result.history["val_loss"]
+    assert result.stopped == "early stopping" and len(val) < 50
+    assert val[result.best_epoch - 1] == min(val)
+
+
+def test_cli_trains_from_logs(make_logs, tmp_path, capsys):
+    logs = make_logs(dimension=3, performances=3, events=60)
+    models = tmp_path / "models"
+    code = cli.main(["train", "-D", "3", "-M", "xxs", "--epochs", "1", "--seq-len", "10",
+                     "--logs", str(logs), "--models", str(models)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "3 performances (6 gestures)" in out
+    assert (models / "musicMDRNN-dim3-layers2-units16-mixtures5-scale10.tflite").is_file()
+    assert "Keras and LiteRT agree within" in out
+
+
+def test_cli_refuses_an_original_pickled_dataset_unless_allowed(tmp_path, capsys):
+    perfs = np.empty(2, dtype=object)
+    perfs[0], perfs[1] = np.zeros((5, 3)), np.zeros((7, 3))
+    np.savez(tmp_path / "old.npz", perfs=perfs)
+    code = cli.main(["train", "-D", "3", "--dataset", str(tmp_path / "old.npz")])
+    assert code == 1
+    assert "stored with pickle" in capsys.readouterr().err
+
+
+def test_training_too_little_data_is_a_clear_error():
+    tiny = Dataset(3, np.zeros((20, 3)), np.array([0, 10]), ["a", "b"])
+    with pytest.raises(ValueError, match="no gesture has the 51 events a training window needs"):
+        train(tiny, TrainSettings(size="xxs", epochs=1))
