@@ -707,19 +707,22 @@ class _Reader:
             "gpio": self.gpio(data),
         }
         webui = self.simple(data, "webui", _WEBUI, WebUIConfig) or WebUIConfig()
-        self.cross_check(sections, webui)
+        self.cross_check(data, sections, webui)
         if self.errors():
             return None
         return Config(interaction=interaction, model=ModelConfig(**model_values), webui=webui,
                       source=self.source, **top, **sections)
 
-    def cross_check(self, sections: dict[str, Any], webui: WebUIConfig) -> None:
-        serial, serialmidi = sections["serial"], sections["serialmidi"]
-        if serial and serialmidi and serial.port == serialmidi.port:
+    def cross_check(self, data: dict, sections: dict[str, Any], webui: WebUIConfig) -> None:
+        # Read from the raw tables, so this is reported even alongside other serial problems.
+        serial, serialmidi = data.get("serial"), data.get("serialmidi")
+        port = serial.get("port") if isinstance(serial, dict) else None
+        both = isinstance(port, str) and isinstance(serialmidi, dict)
+        if both and serialmidi.get("port", port) == port:  # no port of its own: [serial]'s
             self.error("serialmidi.port", f"[serial] and [serialmidi] both name the port "
-                       f"{serial.port!r}, but a port can serve only one of them; if [serial] is "
-                       "there only to hold the port for [serialmidi] (older configs needed that), "
-                       f"move `port = {_quote(serial.port)}` into [serialmidi] and remove [serial]")
+                       f"{port!r}, but a port can serve only one of them; if [serial] is there "
+                       "only to hold the port for [serialmidi] (older configs needed that), "
+                       f"move `port = {_quote(port)}` into [serialmidi] and remove [serial]")
         # These three UDP ports are all bound on this machine, so no two may be the same.
         udp = {"webui.monitor_port": webui.monitor_port, "webui.command_port": webui.command_port}
         if sections["osc"]:

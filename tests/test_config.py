@@ -164,6 +164,14 @@ def test_old_stub_serial_for_serialmidi_is_the_same_port_error() -> None:
         "[serialmidi] and remove [serial]")
 
 
+def test_same_port_is_reported_with_other_serial_problems() -> None:
+    text = (FIXTURES / "serialmidi-stub-serial.toml").read_text().replace("baudrate = 31250\n", "")
+    assert [p.split(": ")[1] for p in errors(text)] == ["serial.baudrate", "serialmidi.port"]
+    text = BASE + '[serial]\nport = "/dev/ttyS0"\nbaudrate = 9600\n[serialmidi]\n' \
+        'port = "/dev/ttyS0"\ninput = [["note_on", 1]]\noutput = [["note_on", 1], ["note_on", 2]]\n'
+    assert [p.split(": ")[1] for p in errors(text)] == ['serialmidi.input', "serialmidi.port"]
+
+
 def test_serialmidi_without_any_port() -> None:
     assert one_error(BASE + '[serialmidi]\ninput = [["note_on", 1], ["note_on", 2]]\n'
                      'output = [["note_on", 1], ["note_on", 2]]\n') == (
