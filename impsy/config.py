@@ -808,7 +808,7 @@ _OVERRIDES = (
     ("--pi-temp", "pi_temp", "model", "pitemp", "pi temperature (higher = more varied)"),
     ("--timescale", "timescale", "model", "timescale", "multiply predicted time gaps by this"),
     ("--verbose", "verbose", "", "verbose", "print every input and output"),
-    ("--log-input", "log_input", "", "log_input", "log the performer's input"),
+    ("--log-input", "log_input", "", "log_input", "set log_input (kept from the original)"),
     ("--log-predictions", "log_predictions", "", "log_predictions",
      "log the model's predictions as well"),
 )
@@ -819,14 +819,14 @@ _ARG_TYPES = {"dimension": int, "mode": str}
 def add_override_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options that override config values for one run; each defaults to None."""
     group = parser.add_argument_group("config overrides")
-    for option, dest, _section, key, help_text in _OVERRIDES:
+    for option, dest, section, key, help_text in _OVERRIDES:
         if key == "verbose":
             quiet = group.add_mutually_exclusive_group()
             quiet.add_argument(option, dest=dest, action="store_const", const=True,
                                default=None, help=help_text)
             quiet.add_argument("--quiet", dest=dest, action="store_const", const=False,
                                help="do not print every input and output")
-        elif _SPECS[_section][key].check is _boolean:
+        elif _SPECS[section][key].check is _boolean:
             group.add_argument(option, dest=dest, action=argparse.BooleanOptionalAction,
                                default=None, help=help_text)
         else:
