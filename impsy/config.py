@@ -179,7 +179,7 @@ class Config:
     description: str | None = None
     verbose: bool = False
     log_predictions: bool = False
-    log_input: bool = False
+    log_input: bool = True  # performer rows in the log; the original always logged them
     interaction: InteractionConfig
     model: ModelConfig
     midi: MidiConfig | None = None
@@ -334,7 +334,7 @@ _TOP = {
     "description": _Field(_string, None),
     "verbose": _Field(_boolean, False),
     "log_predictions": _Field(_boolean, False),
-    "log_input": _Field(_boolean, False),
+    "log_input": _Field(_boolean, True),
 }
 _INTERACTION = {
     "mode": _Field(_choice(MODES), example='mode = "callresponse"'),
@@ -808,7 +808,7 @@ _OVERRIDES = (
     ("--pi-temp", "pi_temp", "model", "pitemp", "pi temperature (higher = more varied)"),
     ("--timescale", "timescale", "model", "timescale", "multiply predicted time gaps by this"),
     ("--verbose", "verbose", "", "verbose", "print every input and output"),
-    ("--log-input", "log_input", "", "log_input", "set log_input (kept from the original)"),
+    ("--log-input", "log_input", "", "log_input", "log the performer's input (default: on)"),
     ("--log-predictions", "log_predictions", "", "log_predictions",
      "log the model's predictions as well"),
 )

@@ -90,7 +90,7 @@ def test_existing_configs_load_without_any_problem(name: str) -> None:
 def test_quickstart_values() -> None:
     config = load_config(FIXTURES / "quickstart.toml")
     assert config.title == "Minimal IMPSY"
-    assert (config.verbose, config.log_predictions, config.log_input) == (True, False, False)
+    assert (config.verbose, config.log_predictions, config.log_input) == (True, False, True)
     assert config.interaction.mode == "callresponse"
     assert config.interaction.threshold == 0.1
     assert config.model == ModelConfig(
@@ -585,13 +585,13 @@ def test_overrides_are_applied() -> None:
     config = load_config(FIXTURES / "quickstart.toml")
     changed = apply_overrides(config, overrides(
         "--mode", "battle", "--threshold", "2", "--input-thru", "--sigma-temp", "0.05",
-        "--pi-temp", "2", "--timescale", "0.5", "--quiet", "--log-input",
+        "--pi-temp", "2", "--timescale", "0.5", "--quiet", "--no-log-input",
         "--no-log-predictions", "--dimension", "4"))
     assert changed.interaction == dataclasses.replace(
         config.interaction, mode="battle", threshold=2.0, input_thru=True)
     assert changed.model == dataclasses.replace(
         config.model, dimension=4, sigmatemp=0.05, pitemp=2.0, timescale=0.5)
-    assert (changed.verbose, changed.log_input, changed.log_predictions) == (False, True, False)
+    assert (changed.verbose, changed.log_input, changed.log_predictions) == (False, False, False)
     assert config.interaction.mode == "callresponse"  # the original is untouched
     assert apply_overrides(config, overrides("--no-input-thru", "--verbose")).verbose is True
 
