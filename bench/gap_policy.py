@@ -22,13 +22,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import numpy as np
+from impsy_train.export import export_tflite
+from impsy_train.training import TrainSettings, heldout_nll, train
+from impsy_train.windows import split_by_performance
 
-from impsy.dataset import DEFAULT_MAX_GAP, Dataset, build_dataset  # noqa: E402
-from impsy.model import load_model  # noqa: E402
-from impsy_train.export import export_tflite  # noqa: E402
-from impsy_train.training import TrainSettings, heldout_nll, train  # noqa: E402
-from impsy_train.windows import split_by_performance  # noqa: E402
+from impsy.dataset import DEFAULT_MAX_GAP, Dataset, build_dataset
+from impsy.model import load_model
 
 
 def with_policy(raw: Dataset, policy: str) -> Dataset:
@@ -82,8 +82,17 @@ def main() -> None:
             **play,
         }
         print(policy, json.dumps(results[policy]), flush=True)
-    print(json.dumps({"dimension": args.dimension, "held_out": held.validation_logs,
-                      "max_gap": DEFAULT_MAX_GAP, "results": results}, indent=2))
+    print(
+        json.dumps(
+            {
+                "dimension": args.dimension,
+                "held_out": held.validation_logs,
+                "max_gap": DEFAULT_MAX_GAP,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from impsy import __version__
+from impsy.channels.base import ChannelError
+from impsy.config import (
+    ERROR,
+    Config,
+    ConfigError,
+    Problem,
+    add_override_arguments,
+    apply_overrides,
+    check_config,
+    format_problems,
+    load_config,
+)
 from impsy.dataset import (
     DEFAULT_MAX_GAP,
     DatasetError,
@@ -16,21 +28,181 @@ from impsy.dataset import (
     dataset_filename,
     dimensions_in,
 )
-from impsy.model import ModelError
+from impsy.model import Model, ModelError, load_model
 
 log = logging.getLogger("impsy")
 
 # Errors a user can fix; anything else is a bug and keeps its traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (ModelError, DatasetError, OSError, ValueError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    ModelError,
+    DatasetError,
+    ChannelError,
+    OSError,
+    ValueError,
+)
+DEFAULT_CONFIG = Path("config.toml")
+WORKDIR_FOLDERS = ("logs", "datasets", "models")
+# Mappings are sized by the config's dimension; they cannot follow a model of another one.
+MAPPED_SECTIONS = ("midi", "websocket", "serialmidi")
+
+
+def shipped(*parts: str) -> Path:
+    """A file shipped with the package: the default config, the pre-trained models."""
+    from importlib.resources import files
+
+    return Path(str(files("impsy").joinpath("data", *parts)))
+
+
+def resolve_model_path(file: str, config_path: Path) -> str:
+    """A configured model path: as given if absolute or found from here, else beside the config."""
+    path = Path(file)
+    if not file or path.is_absolute() or path.exists():
+        return file
+    beside = config_path.parent / path
+    return str(beside) if beside.exists() else file
+
+
+def prepare(args: argparse.Namespace) -> tuple[Config, Model]:
+    """The config with its overrides, and the model it names, checked against each other."""
+    config = apply_overrides(load_config(args.config), args)
+    file = args.model if args.model is not None else config.model.file
+    model = load_model(resolve_model_path(file, Path(args.config)), config.model.dimension)
+    info, wanted = model.info, config.model
+    if info.dimension != wanted.dimension:
+        mapped = [s for s in MAPPED_SECTIONS if getattr(config, s) is not None]
+        if mapped:
+            raise ConfigError(
+                [
+                    Problem(
+                        config.source,
+                        "model.dimension",
+                        f"the model {info.path} has dimension {info.dimension}, but the config says "
+                        f"{wanted.dimension} and [{mapped[0]}] maps {wanted.dimension - 1} controls; "
+                        f"use a dim{wanted.dimension} model or change the dimension and mappings",
+                        ERROR,
+                    )
+                ]
+            )
+        log.warning(
+            "%s: model.dimension is %d but %s has dimension %d; using %d",
+            config.source,
+            wanted.dimension,
+            info.path,
+            info.dimension,
+            info.dimension,
+        )
+    if info.layout != "dummy" and info.size != wanted.size:
+        log.warning(
+            "%s: model.size is %r but %s is %s (%d layers of %d units); the file wins",
+            config.source,
+            wanted.size,
+            info.path,
+            info.size or "an unnamed size",
+            info.layers,
+            info.units,
+        )
+    return config, model
+
+
+def run_run(args: argparse.Namespace) -> int:
+    """Play: listen to every channel, answer with the model, log everything."""
+    import asyncio
+    import signal
+
+    from impsy.interaction.loop import Performance
+
+    config, model = prepare(args)
+    performance = Performance(config, model, log_dir=args.logs)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await performance.run(stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Load the config and model, time some predictions, and say whether all is well."""
+    import time
+
+    import numpy as np
+
+    config, model = prepare(args)
+    info = model.info
+    print(f"config: {config.source}")
+    print(
+        f"model:  {info.path or 'dummy (random gestures)'}: dimension {info.dimension}, "
+        f"size {info.size or '-'} ({info.layers} layers of {info.units} units, "
+        f"{info.mixtures} mixtures, {info.layout} layout)"
+    )
+    x = np.zeros(model.dimension)
+    times = []
+    for _ in range(args.steps):
+        started = time.perf_counter()
+        x = model.sample(model.step(x), config.model.pitemp, config.model.sigmatemp)
+        times.append(time.perf_counter() - started)
+    ms = np.array(times) * 1000
+    print(f"{args.steps} predictions: {np.median(ms):.3f} ms per step (p99 {np.percentile(ms, 99):.3f} ms)")
+    print(f"last prediction: dt {x[0]:.3f} s, controls {' '.join(f'{v:.3f}' for v in x[1:])}")
+    return 0
+
+
+def run_check_config(args: argparse.Namespace) -> int:
+    """Validate a config file without running anything."""
+    problems = check_config(args.file)
+    errors = [p for p in problems if p.severity == "error"]
+    if problems:
+        print(format_problems(problems))
+    print(
+        f"{args.file}: {'not valid' if errors else 'OK'}"
+        f"{f' ({len(problems) - len(errors)} warnings)' if len(problems) > len(errors) else ''}"
+    )
+    return 1 if errors else 0
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """Make a working folder: logs/, datasets/, models/ (with the shipped models), config.toml."""
+    import shutil
+
+    folder: Path = args.dir
+    for name in WORKDIR_FOLDERS:
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    for model in sorted(shipped("models").glob("*.tflite")):
+        target = folder / "models" / model.name
+        if not target.exists():
+            shutil.copyfile(model, target)
+            print(f"added {target}")
+    config = folder / DEFAULT_CONFIG
+    if config.exists():
+        print(f"kept {config} (already there)")
+    else:
+        shutil.copyfile(shipped("configs", "default.toml"), config)
+        print(f"wrote {config}")
+    print(f"ready: cd {folder} && impsy run")
+    return 0
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `impsy dataset` (also offered by `impsy-train dataset`)."""
-    parser.add_argument("-D", "--dimension", type=int, help="only logs of this dimension (default: every dimension found)")
-    parser.add_argument("--logs", default="logs", type=Path, help="folder of .log files (default: logs)")
-    parser.add_argument("--out", default="datasets", type=Path, help="folder for the dataset (default: datasets)")
     parser.add_argument(
-        "--max-gap", type=float, default=DEFAULT_MAX_GAP,
+        "-D",
+        "--dimension",
+        type=int,
+        help="only logs of this dimension (default: every dimension found)",
+    )
+    parser.add_argument("--logs", default="logs", type=Path, help="folder of .log files (default: logs)")
+    parser.add_argument(
+        "--out", default="datasets", type=Path, help="folder for the dataset (default: datasets)"
+    )
+    parser.add_argument(
+        "--max-gap",
+        type=float,
+        default=DEFAULT_MAX_GAP,
         help=f"a pause longer than this many seconds ends a gesture (default: {DEFAULT_MAX_GAP:g})",
     )
 
@@ -61,10 +233,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    run = commands.add_parser("run", help="play: listen, answer with the model, log everything")
+    add_model_arguments(run)
+    run.add_argument("--logs", type=Path, default=Path("logs"), help="where logs go (default: logs)")
+    add_override_arguments(run)
+    run.set_defaults(handler=run_run)
+
+    check = commands.add_parser("check", help="load the config and model and time some predictions")
+    add_model_arguments(check)
+    check.add_argument("--steps", type=int, default=1000, help="predictions to time (default: 1000)")
+    add_override_arguments(check)
+    check.set_defaults(handler=run_check)
+
+    check_cfg = commands.add_parser("check-config", help="validate a config file without running")
+    check_cfg.add_argument("file", nargs="?", type=Path, default=DEFAULT_CONFIG, help="default: config.toml")
+    check_cfg.set_defaults(handler=run_check_config)
+
+    init = commands.add_parser("init", help="create logs/, datasets/, models/ and a config.toml")
+    init.add_argument("dir", nargs="?", type=Path, default=Path("."), help="default: here")
+    init.set_defaults(handler=run_init)
+
     dataset = commands.add_parser("dataset", help="build a training dataset from the logs")
     add_dataset_arguments(dataset)
     dataset.set_defaults(handler=run_dataset)
     return parser
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The config file and the optional model file that overrides [model].file."""
+    parser.add_argument("model", nargs="?", help="model file, overriding [model] file")
+    parser.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG, help="default: config.toml")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -272,8 +272,10 @@ def _send_address(value: Any) -> str | _Lenient:
     address = _string(value)
     if address.strip() in _WILDCARDS:
         # The original coerced these too: a wildcard is not a destination, and macOS refuses it.
-        return _Lenient("127.0.0.1", f"{address!r} is a wildcard, not an address to send to; "
-                        "using '127.0.0.1' (this machine)")
+        return _Lenient(
+            "127.0.0.1",
+            f"{address!r} is a wildcard, not an address to send to; using '127.0.0.1' (this machine)",
+        )
     return address
 
 
@@ -289,9 +291,34 @@ def _names(value: Any) -> tuple[str, ...] | _Lenient:
 
 # The 40-pin header's physical pin -> BCM GPIO number, for BOARD<n> and J8:<n> pin names.
 _HEADER = {
-    3: 2, 5: 3, 7: 4, 8: 14, 10: 15, 11: 17, 12: 18, 13: 27, 15: 22, 16: 23, 18: 24, 19: 10,
-    21: 9, 22: 25, 23: 11, 24: 8, 26: 7, 27: 0, 28: 1, 29: 5, 31: 6, 32: 12, 33: 13, 35: 19,
-    36: 16, 37: 26, 38: 20, 40: 21,
+    3: 2,
+    5: 3,
+    7: 4,
+    8: 14,
+    10: 15,
+    11: 17,
+    12: 18,
+    13: 27,
+    15: 22,
+    16: 23,
+    18: 24,
+    19: 10,
+    21: 9,
+    22: 25,
+    23: 11,
+    24: 8,
+    26: 7,
+    27: 0,
+    28: 1,
+    29: 5,
+    31: 6,
+    32: 12,
+    33: 13,
+    35: 19,
+    36: 16,
+    37: 26,
+    38: 20,
+    40: 21,
 }
 _PIN_NAME = re.compile(r"(GPIO|BCM|BOARD|J8:)(\d+)")
 
@@ -372,8 +399,17 @@ _SERIAL = {
 _SERIALMIDI = {"baudrate": _Field(_integer(1), 31250)}  # and a port: see _serialmidi_spec
 _WEBUI = {"monitor_port": _Field(_PORT, 4001), "command_port": _Field(_PORT, 4002)}
 _GPIO = {"pin_factory": _Field(_choice(PIN_FACTORIES), None)}
-_SECTIONS = ("interaction", "model", "midi", "osc", "websocket", "serial", "serialmidi", "webui",
-             "gpio")
+_SECTIONS = (
+    "interaction",
+    "model",
+    "midi",
+    "osc",
+    "websocket",
+    "serial",
+    "serialmidi",
+    "webui",
+    "gpio",
+)
 
 
 def _serialmidi_spec(data: dict) -> dict[str, _Field]:
@@ -454,8 +490,9 @@ class _Reader:
             return result.value
         return result
 
-    def section(self, data: dict, name: str, spec: Mapping[str, _Field], required: bool = False
-                ) -> dict | None:
+    def section(
+        self, data: dict, name: str, spec: Mapping[str, _Field], required: bool = False
+    ) -> dict | None:
         """The table [name], or None if it is absent or not a table (reported)."""
         table = data.get(name)
         if table is None:
@@ -468,8 +505,9 @@ class _Reader:
             return None
         return table
 
-    def fields(self, table: dict, path: str, spec: Mapping[str, _Field],
-               also: Iterable[str] = ()) -> dict[str, Any]:
+    def fields(
+        self, table: dict, path: str, spec: Mapping[str, _Field], also: Iterable[str] = ()
+    ) -> dict[str, Any]:
         """The checked values of spec's keys (defaults filled in); `also` are read elsewhere."""
         known = [*spec, *also]
         unknown = [name for name in table if name not in known]
@@ -487,21 +525,24 @@ class _Reader:
             else:
                 typo = difflib.get_close_matches(name, unknown, n=1)
                 hint = f" (is `{typo[0]}` a misspelling of it?)" if typo else ""
-                self.error(key, f"required key is missing; add `{spec_field.example}` "
-                           f"to [{path}]{hint}")
+                self.error(key, f"required key is missing; add `{spec_field.example}` to [{path}]{hint}")
         return values
 
     def unknown(self, path: str, name: str, value: Any, known: list[str]) -> None:
         if path and name in _TOP:
             # TOML puts every key after a [header] into that table: a classic slip.
-            self.warn(_key(path, name), f"unknown key in [{path}], ignored; `{name}` is a "
-                      "top-level key: move it above the first [section] header")
+            self.warn(
+                _key(path, name),
+                f"unknown key in [{path}], ignored; `{name}` is a "
+                "top-level key: move it above the first [section] header",
+            )
             return
         what = "table" if isinstance(value, dict) else "key"
         self.warn(_key(path, name), f"unknown {what}, ignored{_suggest(name, known)}")
 
-    def simple(self, data: dict, name: str, spec: Mapping[str, _Field], cls: type,
-               required: bool = False) -> Any:
+    def simple(
+        self, data: dict, name: str, spec: Mapping[str, _Field], cls: type, required: bool = False
+    ) -> Any:
         """A section that is nothing but plain keys, as its dataclass; None if absent or bad."""
         table = self.section(data, name, spec, required)
         if table is None:
@@ -514,25 +555,32 @@ class _Reader:
 
     def mapping(self, raw: Any, key: str, dimension: int | None) -> MidiMapping | None:
         if not isinstance(raw, list):
-            self.error(key, f"expected a list of mapping entries such as [{_ENTRY_EXAMPLE}]; "
-                       f"found {_describe(raw)}")
+            self.error(
+                key,
+                f"expected a list of mapping entries such as [{_ENTRY_EXAMPLE}]; found {_describe(raw)}",
+            )
             return None
         entries = [self.entry(item, f"{key}[{i}]") for i, item in enumerate(raw)]
         if dimension is not None and len(raw) != dimension - 1:
-            self.error(key, f"expected {dimension - 1} entries, one per control "
-                       f"(model.dimension {dimension} minus 1); found {len(raw)}")
+            self.error(
+                key,
+                f"expected {dimension - 1} entries, one per control "
+                f"(model.dimension {dimension} minus 1); found {len(raw)}",
+            )
             return None
         return None if None in entries else tuple(entries)
 
     def entry(self, raw: Any, key: str) -> MappingEntry | None:
         if not (isinstance(raw, list) and raw and isinstance(raw[0], str)):
-            self.error(key, f"expected a mapping entry such as {_ENTRY_EXAMPLE}; "
-                       f"found {_describe(raw)}")
+            self.error(key, f"expected a mapping entry such as {_ENTRY_EXAMPLE}; found {_describe(raw)}")
             return None
         kind, items = raw[0], raw[1:]
         if kind not in _ENTRY_SHAPES:
-            self.error(key, f"expected a message kind, one of {', '.join(MAPPING_KINDS)}; "
-                       f"found {kind!r}{_suggest(kind, MAPPING_KINDS)}")
+            self.error(
+                key,
+                f"expected a message kind, one of {', '.join(MAPPING_KINDS)}; "
+                f"found {kind!r}{_suggest(kind, MAPPING_KINDS)}",
+            )
             return None
         names = _ENTRY_SHAPES[kind]
         if kind == "control_change" and len(items) == 4:
@@ -557,12 +605,15 @@ class _Reader:
             return None
         return MappingEntry(kind, values["channel"] - 1, values.get("controller"), low, high)
 
-    def required_mapping(self, table: dict, section: str, name: str, dimension: int | None
-                         ) -> MidiMapping | None:
+    def required_mapping(
+        self, table: dict, section: str, name: str, dimension: int | None
+    ) -> MidiMapping | None:
         key = f"{section}.{name}"
         if name not in table:
-            self.error(key, f"required key is missing; add `{name} = [...]` to [{section}], "
-                       "with one entry per control")
+            self.error(
+                key,
+                f"required key is missing; add `{name} = [...]` to [{section}], with one entry per control",
+            )
             return None
         return self.mapping(table[name], key, dimension)
 
@@ -584,38 +635,51 @@ class _Reader:
             return None
         return MidiConfig(input=inputs, output=outputs, thru_matrix=thru, **values)
 
-    def device_mappings(self, raw: Any, name: str, list_name: str, devices: tuple | None,
-                        dimension: int | None) -> dict[str, MidiMapping]:
+    def device_mappings(
+        self, raw: Any, name: str, list_name: str, devices: tuple | None, dimension: int | None
+    ) -> dict[str, MidiMapping]:
         """midi.input or midi.output: one mapping per device, keyed by its name."""
         path = f"midi.{name}"
         example = f"{name}.{_quote(devices[0] if devices else 'S-1')} = [...]"
         if isinstance(raw, list):
-            self.warn(path, "one mapping for every device is an older form, still read; the "
-                      f"current form gives each device its own: {example}")
+            self.warn(
+                path,
+                "one mapping for every device is an older form, still read; the "
+                f"current form gives each device its own: {example}",
+            )
             mapping = self.mapping(raw, path, dimension)
             return {device: mapping for device in devices or ()}
         if raw is not None and not isinstance(raw, dict):
-            self.error(path, f"expected a table of mappings, one per device, such as {example}; "
-                       f"found {_describe(raw)}")
+            self.error(
+                path,
+                f"expected a table of mappings, one per device, such as {example}; found {_describe(raw)}",
+            )
             return {}
         mappings = {}
         for device, mapping in (raw or {}).items():
             key = _key(path, device, quoted=True)
             mappings[device] = self.mapping(mapping, key, dimension)
             if devices is not None and device not in devices:
-                self.warn(key, f"midi.{list_name} has no device named {_quote(device)}, so this "
-                          f"mapping is not used{_suggest(device, devices)}")
+                self.warn(
+                    key,
+                    f"midi.{list_name} has no device named {_quote(device)}, so this "
+                    f"mapping is not used{_suggest(device, devices)}",
+                )
         for device in devices or ():
             if device not in mappings:
-                self.error(_key(path, device, quoted=True), f"every device in midi.{list_name} "
-                           f"needs a mapping; add `{name}.{_quote(device)} = [...]` to [midi]")
+                self.error(
+                    _key(path, device, quoted=True),
+                    f"every device in midi.{list_name} "
+                    f"needs a mapping; add `{name}.{_quote(device)} = [...]` to [midi]",
+                )
         return mappings
 
-    def thru_matrix(self, raw: Any, ins: tuple | None, outs: tuple | None
-                    ) -> dict[str, tuple[str, ...]]:
+    def thru_matrix(self, raw: Any, ins: tuple | None, outs: tuple | None) -> dict[str, tuple[str, ...]]:
         if not isinstance(raw, dict):
-            self.error("midi.thru_matrix", 'expected a table of routes such as '
-                       f'thru_matrix."S-1" = ["Synth"]; found {_describe(raw)}')
+            self.error(
+                "midi.thru_matrix",
+                f'expected a table of routes such as thru_matrix."S-1" = ["Synth"]; found {_describe(raw)}',
+            )
             return {}
         routes = {}
         for device, targets in raw.items():
@@ -625,16 +689,23 @@ class _Reader:
                 continue
             routes[device] = targets
             if ins is not None and device not in ins:
-                self.warn(key, f"midi.in_device has no device named {_quote(device)}, so this "
-                          f"route is not used{_suggest(device, ins)}")
+                self.warn(
+                    key,
+                    f"midi.in_device has no device named {_quote(device)}, so this "
+                    f"route is not used{_suggest(device, ins)}",
+                )
             for target in targets:
                 if outs is not None and target not in outs:
-                    self.warn(key, f"midi.out_device has no device named {_quote(target)}, so "
-                              f"nothing is sent to it{_suggest(target, outs)}")
+                    self.warn(
+                        key,
+                        f"midi.out_device has no device named {_quote(target)}, so "
+                        f"nothing is sent to it{_suggest(target, outs)}",
+                    )
         return routes
 
-    def with_mappings(self, data: dict, name: str, spec: Mapping[str, _Field], cls: type,
-                      dimension: int | None) -> Any:
+    def with_mappings(
+        self, data: dict, name: str, spec: Mapping[str, _Field], cls: type, dimension: int | None
+    ) -> Any:
         """A section of plain keys plus an `input` and an `output` mapping, as its dataclass."""
         table = self.section(data, name, spec)
         if table is None:
@@ -654,34 +725,38 @@ class _Reader:
         before = self.errors()
         values = self.fields(table, "gpio", _GPIO, also=("buttons", "leds"))
         used: dict[int, str] = {}  # BCM number -> the key that took it
-        buttons = self.pins(table.get("buttons", {}), "gpio.buttons", "command", GPIO_COMMANDS,
-                            used)
+        buttons = self.pins(table.get("buttons", {}), "gpio.buttons", "command", GPIO_COMMANDS, used)
         leds = self.pins(table.get("leds", {}), "gpio.leds", "activity", GPIO_ACTIVITIES, used)
         if self.errors() != before:
             return None
         return GpioConfig(buttons=buttons, leds=leds, **values)
 
-    def pins(self, raw: Any, path: str, what: str, names: tuple[str, ...], used: dict[int, str]
-             ) -> dict[str, str | int]:
+    def pins(
+        self, raw: Any, path: str, what: str, names: tuple[str, ...], used: dict[int, str]
+    ) -> dict[str, str | int]:
         if not isinstance(raw, dict):
-            self.error(path, f"expected a table of {what} = pin, such as {names[0]} = 17; "
-                       f"found {_describe(raw)}")
+            self.error(
+                path,
+                f"expected a table of {what} = pin, such as {names[0]} = 17; found {_describe(raw)}",
+            )
             return {}
         pins = {}
         for name, value in raw.items():
             key = _key(path, name)
             if name not in names:
                 article = "an" if what[0] in "aeiou" else "a"
-                self.error(key, f"expected {article} {what}, one of {', '.join(names)}; "
-                           f"found {name!r}")
+                self.error(key, f"expected {article} {what}, one of {', '.join(names)}; found {name!r}")
                 continue
             pin = self.value(_pin, value, key)
             if pin is _BAD:
                 continue
             bcm = _bcm(pin)
             if bcm in used:
-                self.error(key, f"expected a pin of its own; found {_describe(value)}, which "
-                           f"{used[bcm]} already uses (GPIO{bcm})")
+                self.error(
+                    key,
+                    f"expected a pin of its own; found {_describe(value)}, which "
+                    f"{used[bcm]} already uses (GPIO{bcm})",
+                )
                 continue
             used[bcm] = key
             pins[name] = pin
@@ -691,27 +766,32 @@ class _Reader:
 
     def config(self, data: dict) -> Config | None:
         top = self.fields(data, "", _TOP, also=_SECTIONS)
-        interaction = self.simple(data, "interaction", _INTERACTION, InteractionConfig,
-                                  required=True)
+        interaction = self.simple(data, "interaction", _INTERACTION, InteractionConfig, required=True)
         model_table = self.section(data, "model", _MODEL, required=True)
         model_values = {} if model_table is None else self.fields(model_table, "model", _MODEL)
         dimension = model_values.get("dimension")  # None: mapping lengths cannot be checked
         sections = {
             "midi": self.midi(data, dimension),
             "osc": self.simple(data, "osc", _OSC, OscConfig),
-            "websocket": self.with_mappings(data, "websocket", _WEBSOCKET, WebSocketConfig,
-                                            dimension),
+            "websocket": self.with_mappings(data, "websocket", _WEBSOCKET, WebSocketConfig, dimension),
             "serial": self.simple(data, "serial", _SERIAL, SerialConfig),
-            "serialmidi": self.with_mappings(data, "serialmidi", _serialmidi_spec(data),
-                                             SerialMidiConfig, dimension),
+            "serialmidi": self.with_mappings(
+                data, "serialmidi", _serialmidi_spec(data), SerialMidiConfig, dimension
+            ),
             "gpio": self.gpio(data),
         }
         webui = self.simple(data, "webui", _WEBUI, WebUIConfig) or WebUIConfig()
         self.cross_check(data, sections, webui)
         if self.errors():
             return None
-        return Config(interaction=interaction, model=ModelConfig(**model_values), webui=webui,
-                      source=self.source, **top, **sections)
+        return Config(
+            interaction=interaction,
+            model=ModelConfig(**model_values),
+            webui=webui,
+            source=self.source,
+            **top,
+            **sections,
+        )
 
     def cross_check(self, data: dict, sections: dict[str, Any], webui: WebUIConfig) -> None:
         # Read from the raw tables, so this is reported even alongside other serial problems.
@@ -719,10 +799,13 @@ class _Reader:
         port = serial.get("port") if isinstance(serial, dict) else None
         both = isinstance(port, str) and isinstance(serialmidi, dict)
         if both and serialmidi.get("port", port) == port:  # no port of its own: [serial]'s
-            self.error("serialmidi.port", f"[serial] and [serialmidi] both name the port "
-                       f"{port!r}, but a port can serve only one of them; if [serial] is there "
-                       "only to hold the port for [serialmidi] (older configs needed that), "
-                       f"move `port = {_quote(port)}` into [serialmidi] and remove [serial]")
+            self.error(
+                "serialmidi.port",
+                f"[serial] and [serialmidi] both name the port "
+                f"{port!r}, but a port can serve only one of them; if [serial] is there "
+                "only to hold the port for [serialmidi] (older configs needed that), "
+                f"move `port = {_quote(port)}` into [serialmidi] and remove [serial]",
+            )
         # These three UDP ports are all bound on this machine, so no two may be the same.
         udp = {"webui.monitor_port": webui.monitor_port, "webui.command_port": webui.command_port}
         if sections["osc"]:
@@ -730,8 +813,10 @@ class _Reader:
         taken: dict[int, str] = {}
         for key, port in udp.items():
             if port in taken:
-                self.error(key, f"expected a port no other channel uses; found {port}, which "
-                           f"{taken[port]} already uses")
+                self.error(
+                    key,
+                    f"expected a port no other channel uses; found {port}, which {taken[port]} already uses",
+                )
             taken.setdefault(port, key)
 
 
@@ -743,14 +828,13 @@ def _syntax_problem(source: str, error: tomllib.TOMLDecodeError, text: str) -> P
     message, line = str(error), None
     if match := _AT_LINE.search(message):
         line = int(match[1])
-        message = f"{message[:match.start()]} at column {match[2]}"
+        message = f"{message[: match.start()]} at column {match[2]}"
         if message.startswith("Invalid value"):  # most often text written without quotes
             message += ' (if it is text, put it in double quotes: mode = "callresponse")'
     elif message.endswith(_AT_END):
         line = max(1, len(text.splitlines()))
         message = message.removesuffix(_AT_END) + " at the end of the file"
-    return Problem(source, "", f"TOML syntax error: {message[0].lower()}{message[1:]}", ERROR,
-                   line)
+    return Problem(source, "", f"TOML syntax error: {message[0].lower()}{message[1:]}", ERROR, line)
 
 
 def parse_config(text: str, source: str = "config.toml") -> tuple[Config | None, list[Problem]]:
@@ -769,8 +853,7 @@ def _read(path: str | Path) -> tuple[Config | None, list[Problem]]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")  # -sig: editors on Windows add a BOM
     except FileNotFoundError:
-        return None, [Problem(source, "", "no such file; create a starter config with "
-                              "`impsy init`", ERROR)]
+        return None, [Problem(source, "", "no such file; create a starter config with `impsy init`", ERROR)]
     except UnicodeDecodeError:
         return None, [Problem(source, "", "cannot read the file: it is not UTF-8 text", ERROR)]
     except OSError as error:
@@ -800,17 +883,32 @@ def load_config(path: str | Path) -> Config:
 _OVERRIDES = (
     ("--dimension", "dimension", "model", "dimension", "values per event: controls + 1"),
     ("--mode", "mode", "interaction", "mode", "interaction mode: " + ", ".join(MODES)),
-    ("--threshold", "threshold", "interaction", "threshold",
-     "seconds of silence before the model answers"),
-    ("--input-thru", "input_thru", "interaction", "input_thru",
-     "send the performer's input straight to the outputs too"),
+    (
+        "--threshold",
+        "threshold",
+        "interaction",
+        "threshold",
+        "seconds of silence before the model answers",
+    ),
+    (
+        "--input-thru",
+        "input_thru",
+        "interaction",
+        "input_thru",
+        "send the performer's input straight to the outputs too",
+    ),
     ("--sigma-temp", "sigma_temp", "model", "sigmatemp", "sigma temperature (lower = smoother)"),
     ("--pi-temp", "pi_temp", "model", "pitemp", "pi temperature (higher = more varied)"),
     ("--timescale", "timescale", "model", "timescale", "multiply predicted time gaps by this"),
     ("--verbose", "verbose", "", "verbose", "print every input and output"),
     ("--log-input", "log_input", "", "log_input", "log the performer's input (default: on)"),
-    ("--log-predictions", "log_predictions", "", "log_predictions",
-     "log the model's predictions as well"),
+    (
+        "--log-predictions",
+        "log_predictions",
+        "",
+        "log_predictions",
+        "log the model's predictions as well",
+    ),
 )
 _SPECS = {"": _TOP, "interaction": _INTERACTION, "model": _MODEL}
 _ARG_TYPES = {"dimension": int, "mode": str}
@@ -822,16 +920,33 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
     for option, dest, section, key, help_text in _OVERRIDES:
         if key == "verbose":
             quiet = group.add_mutually_exclusive_group()
-            quiet.add_argument(option, dest=dest, action="store_const", const=True,
-                               default=None, help=help_text)
-            quiet.add_argument("--quiet", dest=dest, action="store_const", const=False,
-                               help="do not print every input and output")
+            quiet.add_argument(
+                option, dest=dest, action="store_const", const=True, default=None, help=help_text
+            )
+            quiet.add_argument(
+                "--quiet",
+                dest=dest,
+                action="store_const",
+                const=False,
+                help="do not print every input and output",
+            )
         elif _SPECS[section][key].check is _boolean:
-            group.add_argument(option, dest=dest, action=argparse.BooleanOptionalAction,
-                               default=None, help=help_text)
+            group.add_argument(
+                option,
+                dest=dest,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
         else:
-            group.add_argument(option, dest=dest, type=_ARG_TYPES.get(key, float), default=None,
-                               metavar=key.upper(), help=help_text)
+            group.add_argument(
+                option,
+                dest=dest,
+                type=_ARG_TYPES.get(key, float),
+                default=None,
+                metavar=key.upper(),
+                help=help_text,
+            )
 
 
 def _mappings(config: Config) -> Iterator[tuple[str, MidiMapping]]:
@@ -861,9 +976,14 @@ def apply_overrides(config: Config, args: argparse.Namespace) -> Config:
     dimension = changes["model"].get("dimension")
     if dimension is not None:
         problems += [
-            Problem("", "--dimension", f"expected {len(mapping) + 1}, as {path} has "
-                    f"{len(mapping)} entries; found {dimension}", ERROR)
-            for path, mapping in _mappings(config) if len(mapping) != dimension - 1
+            Problem(
+                "",
+                "--dimension",
+                f"expected {len(mapping) + 1}, as {path} has {len(mapping)} entries; found {dimension}",
+                ERROR,
+            )
+            for path, mapping in _mappings(config)
+            if len(mapping) != dimension - 1
         ]
     if problems:
         raise ConfigError(problems)

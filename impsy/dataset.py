@@ -90,9 +90,7 @@ class Dataset:
         return path
 
 
-def split_gestures(
-    times: np.ndarray, max_gap: float = DEFAULT_MAX_GAP
-) -> tuple[np.ndarray, np.ndarray]:
+def split_gestures(times: np.ndarray, max_gap: float = DEFAULT_MAX_GAP) -> tuple[np.ndarray, np.ndarray]:
     """dt for each event (0 at each gesture's start) and the indices where gestures start."""
     if len(times) == 0:
         return np.zeros(0), np.zeros(0, dtype=np.int64)

@@ -6,6 +6,7 @@ where source is ``interface`` (the performer) or ``rnn`` (the model) and n = D -
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import math
@@ -152,10 +153,8 @@ class LogWriter:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
-        try:
+        with contextlib.suppress(OSError):
             os.fsync(fd)
-        except OSError:
-            pass
         os.close(fd)
 
     def __enter__(self) -> LogWriter:

@@ -57,8 +57,13 @@ def make_logs(tmp_path: Path):
         start = datetime(2026, 1, 1, 10, 0, 0)
         for p in range(performances):
             write_log(
-                folder, dimension, start + timedelta(hours=p),
-                [gesture(events, dimension - 1, phase=p), gesture(events, dimension - 1, phase=p + 1)],
+                folder,
+                dimension,
+                start + timedelta(hours=p),
+                [
+                    gesture(events, dimension - 1, phase=p),
+                    gesture(events, dimension - 1, phase=p + 1),
+                ],
             )
         return folder
 
@@ -71,8 +76,9 @@ def tiny_model(tmp_path_factory) -> dict:
 
     Returns the TrainResult's files as paths, the result itself and the dataset.
     """
-    from impsy.dataset import Dataset
     from impsy_train.training import TrainSettings, save, train
+
+    from impsy.dataset import Dataset
 
     dts, starts, sources, rows = [], [], [], 0
     for p in range(4):

@@ -79,8 +79,19 @@ def one_error(text: str) -> str:
 # ---- Existing configs load unchanged -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["quickstart", "midi-s1-quneo", "websocket", "serial-microbit",
-                                  "serialmidi", "useronly", "docker-pd", "everything"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "quickstart",
+        "midi-s1-quneo",
+        "websocket",
+        "serial-microbit",
+        "serialmidi",
+        "useronly",
+        "docker-pd",
+        "everything",
+    ],
+)
 def test_existing_configs_load_without_any_problem(name: str) -> None:
     path = FIXTURES / f"{name}.toml"
     assert check_config(path) == []
@@ -94,12 +105,18 @@ def test_quickstart_values() -> None:
     assert config.interaction.mode == "callresponse"
     assert config.interaction.threshold == 0.1
     assert config.model == ModelConfig(
-        9, "models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite", "s", 0.01, 1.0, 1.0)
+        9, "models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite", "s", 0.01, 1.0, 1.0
+    )
     assert isinstance(config.model.pitemp, float)  # `pitemp = 1` in the file
     assert config.osc == OscConfig("0.0.0.0", 6000, "127.0.0.1", 6001)
     assert config.webui == WebUIConfig(4001, 4002)
     assert (config.midi, config.websocket, config.serial, config.serialmidi, config.gpio) == (
-        None, None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_midi_with_quoted_port_keys_and_thru_matrix() -> None:
@@ -126,22 +143,33 @@ def test_midi_with_quoted_port_keys_and_thru_matrix() -> None:
 def test_websocket_serial_and_everything() -> None:
     websocket = load_config(FIXTURES / "websocket.toml")
     assert websocket.websocket == WebSocketConfig(
-        "0.0.0.0", 5001,
-        (MappingEntry("note_on", 0), MappingEntry("control_change", 0, 7),
-         MappingEntry("control_change", 0, 10)),
-        (MappingEntry("note_on", 1), MappingEntry("control_change", 1, 7),
-         MappingEntry("control_change", 1, 10)),
+        "0.0.0.0",
+        5001,
+        (
+            MappingEntry("note_on", 0),
+            MappingEntry("control_change", 0, 7),
+            MappingEntry("control_change", 0, 10),
+        ),
+        (
+            MappingEntry("note_on", 1),
+            MappingEntry("control_change", 1, 7),
+            MappingEntry("control_change", 1, 10),
+        ),
     )
     assert websocket.model.file == "" and websocket.model.size == "s"  # the defaults
-    assert load_config(FIXTURES / "serial-microbit.toml").serial == SerialConfig(
-        "/dev/ttyACM0", 115200)
+    assert load_config(FIXTURES / "serial-microbit.toml").serial == SerialConfig("/dev/ttyACM0", 115200)
     config = load_config(FIXTURES / "everything.toml")
     assert config.serialmidi == SerialMidiConfig(
-        "/dev/ttyAMA0", (MappingEntry("note_on", 0), MappingEntry("pitch_bend", 0)),
-        (MappingEntry("note_on", 0), MappingEntry("pitch_bend", 0)), 38400)
+        "/dev/ttyAMA0",
+        (MappingEntry("note_on", 0), MappingEntry("pitch_bend", 0)),
+        (MappingEntry("note_on", 0), MappingEntry("pitch_bend", 0)),
+        38400,
+    )
     assert config.gpio == GpioConfig(
         buttons={"mode": 17, "pause": "GPIO27", "reset": "BOARD15"},
-        leds={"input": 5, "output": "BCM6", "playing": 13}, pin_factory="lgpio")
+        leds={"input": 5, "output": "BCM6", "playing": 13},
+        pin_factory="lgpio",
+    )
     assert config.webui == WebUIConfig(5101, 5102)
     assert config.midi.output["Microfreak"][0] == MappingEntry("control_change", 0, 23, 0, 64)
 
@@ -160,23 +188,28 @@ def test_old_stub_serial_for_serialmidi_is_the_same_port_error() -> None:
     assert str(caught.value) == (
         f"{path}: serialmidi.port: [serial] and [serialmidi] both name the port '/dev/ttyAMA0', "
         "but a port can serve only one of them; if [serial] is there only to hold the port for "
-        "[serialmidi] (older configs needed that), move `port = \"/dev/ttyAMA0\"` into "
-        "[serialmidi] and remove [serial]")
+        '[serialmidi] (older configs needed that), move `port = "/dev/ttyAMA0"` into '
+        "[serialmidi] and remove [serial]"
+    )
 
 
 def test_same_port_is_reported_with_other_serial_problems() -> None:
     text = (FIXTURES / "serialmidi-stub-serial.toml").read_text().replace("baudrate = 31250\n", "")
     assert [p.split(": ")[1] for p in errors(text)] == ["serial.baudrate", "serialmidi.port"]
-    text = BASE + '[serial]\nport = "/dev/ttyS0"\nbaudrate = 9600\n[serialmidi]\n' \
+    text = (
+        BASE + '[serial]\nport = "/dev/ttyS0"\nbaudrate = 9600\n[serialmidi]\n'
         'port = "/dev/ttyS0"\ninput = [["note_on", 1]]\noutput = [["note_on", 1], ["note_on", 2]]\n'
-    assert [p.split(": ")[1] for p in errors(text)] == ['serialmidi.input', "serialmidi.port"]
+    )
+    assert [p.split(": ")[1] for p in errors(text)] == ["serialmidi.input", "serialmidi.port"]
 
 
 def test_serialmidi_without_any_port() -> None:
-    assert one_error(BASE + '[serialmidi]\ninput = [["note_on", 1], ["note_on", 2]]\n'
-                     'output = [["note_on", 1], ["note_on", 2]]\n') == (
-        'config.toml: serialmidi.port: required key is missing; add `port = "/dev/ttyAMA0"` '
-        "to [serialmidi]")
+    assert one_error(
+        BASE + '[serialmidi]\ninput = [["note_on", 1], ["note_on", 2]]\n'
+        'output = [["note_on", 1], ["note_on", 2]]\n'
+    ) == (
+        'config.toml: serialmidi.port: required key is missing; add `port = "/dev/ttyAMA0"` to [serialmidi]'
+    )
 
 
 def test_legacy_midi_shapes_load_with_warnings(caplog: pytest.LogCaptureFixture) -> None:
@@ -201,7 +234,8 @@ def test_default_config_is_the_shipped_model_over_osc() -> None:
     assert check_config(path) == []
     config = load_config(path)
     assert config.model == ModelConfig(
-        9, "models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite", "s", 0.01, 1.0, 1.0)
+        9, "models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite", "s", 0.01, 1.0, 1.0
+    )
     assert (config.interaction.mode, config.interaction.threshold) == ("callresponse", 0.1)
     assert (config.verbose, config.log_predictions) == (True, False)
     assert config.osc == OscConfig("0.0.0.0", 6000, "127.0.0.1", 6001)
@@ -222,30 +256,58 @@ def test_bad_enum_message() -> None:
     text = BASE.replace('"callresponse"', '"callresponce"')
     assert one_error(text) == (
         "config.toml: interaction.mode: expected one of callresponse, polyphony, battle, "
-        "useronly; found 'callresponce'")
+        "useronly; found 'callresponce'"
+    )
     assert one_error(BASE + 'size = "xxl"\n').endswith(
-        "model.size: expected one of xxs, xs, s, m, l, xl; found 'xxl'")
+        "model.size: expected one of xxs, xs, s, m, l, xl; found 'xxl'"
+    )
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ("threshold = 0.1", 'threshold = "0.1"',
-     "interaction.threshold: expected a number >= 0; found '0.1'"),
-    ("threshold = 0.1", "threshold = -0.1",
-     "interaction.threshold: expected a number >= 0; found -0.1"),
-    ("threshold = 0.1", "threshold = true",
-     "interaction.threshold: expected a number >= 0; found true"),
-    ("threshold = 0.1", "threshold = nan",
-     "interaction.threshold: expected a number >= 0; found nan"),
-    ("dimension = 3", "dimension = 3.0", "model.dimension: expected an integer >= 2; found 3.0"),
-    ("dimension = 3", "dimension = true", "model.dimension: expected an integer >= 2; found true"),
-    ("dimension = 3", "dimension = 1", "model.dimension: expected an integer >= 2; found 1"),
-    ("timescale = 1", "timescale = 0", "model.timescale: expected a number > 0; found 0"),
-    ("sigmatemp = 0.01", "sigmatemp = -1", "model.sigmatemp: expected a number >= 0; found -1"),
-    ("pitemp = 1", "pitemp = [1]", "model.pitemp: expected a number >= 0; found [1]"),
-    ("[model]", "input_thru = 1\n[model]",
-     "interaction.input_thru: expected true or false; found 1"),
-    ("[model]", "[model]\nfile = 9", "model.file: expected a string; found 9"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "threshold = 0.1",
+            'threshold = "0.1"',
+            "interaction.threshold: expected a number >= 0; found '0.1'",
+        ),
+        (
+            "threshold = 0.1",
+            "threshold = -0.1",
+            "interaction.threshold: expected a number >= 0; found -0.1",
+        ),
+        (
+            "threshold = 0.1",
+            "threshold = true",
+            "interaction.threshold: expected a number >= 0; found true",
+        ),
+        (
+            "threshold = 0.1",
+            "threshold = nan",
+            "interaction.threshold: expected a number >= 0; found nan",
+        ),
+        (
+            "dimension = 3",
+            "dimension = 3.0",
+            "model.dimension: expected an integer >= 2; found 3.0",
+        ),
+        (
+            "dimension = 3",
+            "dimension = true",
+            "model.dimension: expected an integer >= 2; found true",
+        ),
+        ("dimension = 3", "dimension = 1", "model.dimension: expected an integer >= 2; found 1"),
+        ("timescale = 1", "timescale = 0", "model.timescale: expected a number > 0; found 0"),
+        ("sigmatemp = 0.01", "sigmatemp = -1", "model.sigmatemp: expected a number >= 0; found -1"),
+        ("pitemp = 1", "pitemp = [1]", "model.pitemp: expected a number >= 0; found [1]"),
+        (
+            "[model]",
+            "input_thru = 1\n[model]",
+            "interaction.input_thru: expected true or false; found 1",
+        ),
+        ("[model]", "[model]\nfile = 9", "model.file: expected a string; found 9"),
+    ],
+)
 def test_wrong_types_and_ranges(old: str, new: str, message: str) -> None:
     assert one_error(BASE.replace(old, new, 1)) == f"config.toml: {message}"
 
@@ -257,41 +319,55 @@ def test_top_level_types() -> None:
     ]
 
 
-@pytest.mark.parametrize(("section", "message"), [
-    ('server_ip = "0.0.0.0"\nserver_port = 70000\nclient_ip = "127.0.0.1"\nclient_port = 6001',
-     "osc.server_port: expected an integer from 1 to 65535; found 70000"),
-    ('server_ip = "0.0.0.0"\nserver_port = 6000\nclient_ip = "127.0.0.1"\nclient_port = 0',
-     "osc.client_port: expected an integer from 1 to 65535; found 0"),
-    ('server_ip = ""\nserver_port = 6000\nclient_ip = "127.0.0.1"\nclient_port = 6001',
-     "osc.server_ip: expected a non-empty string; found ''"),
-])
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            'server_ip = "0.0.0.0"\nserver_port = 70000\nclient_ip = "127.0.0.1"\nclient_port = 6001',
+            "osc.server_port: expected an integer from 1 to 65535; found 70000",
+        ),
+        (
+            'server_ip = "0.0.0.0"\nserver_port = 6000\nclient_ip = "127.0.0.1"\nclient_port = 0',
+            "osc.client_port: expected an integer from 1 to 65535; found 0",
+        ),
+        (
+            'server_ip = ""\nserver_port = 6000\nclient_ip = "127.0.0.1"\nclient_port = 6001',
+            "osc.server_ip: expected a non-empty string; found ''",
+        ),
+    ],
+)
 def test_osc_values(section: str, message: str) -> None:
     assert one_error(f"{BASE}[osc]\n{section}\n") == f"config.toml: {message}"
 
 
 def test_wildcard_client_ip_becomes_localhost_with_a_warning() -> None:
-    text = BASE + '[osc]\nserver_ip = "0.0.0.0"\nserver_port = 6000\nclient_ip = "0.0.0.0"\n' \
-        "client_port = 6001\n"
+    text = (
+        BASE + '[osc]\nserver_ip = "0.0.0.0"\nserver_port = 6000\nclient_ip = "0.0.0.0"\nclient_port = 6001\n'
+    )
     assert warnings(text) == [
         "config.toml: osc.client_ip: '0.0.0.0' is a wildcard, not an address to send to; "
-        "using '127.0.0.1' (this machine)"]
+        "using '127.0.0.1' (this machine)"
+    ]
     assert parse_config(text)[0].osc.client_ip == "127.0.0.1"
 
 
 def test_a_section_that_is_not_a_table() -> None:
-    assert one_error("osc = 6000\n" + BASE) == (
-        "config.toml: osc: expected a table [osc]; found 6000")
+    assert one_error("osc = 6000\n" + BASE) == ("config.toml: osc: expected a table [osc]; found 6000")
 
 
 def test_ports_that_would_collide() -> None:
-    text = BASE + '[osc]\nserver_ip = "0.0.0.0"\nserver_port = 4002\nclient_ip = "127.0.0.1"\n' \
+    text = (
+        BASE + '[osc]\nserver_ip = "0.0.0.0"\nserver_port = 4002\nclient_ip = "127.0.0.1"\n'
         "client_port = 6001\n"
+    )
     assert one_error(text) == (
         "config.toml: webui.command_port: expected a port no other channel uses; found 4002, "
-        "which osc.server_port already uses")
+        "which osc.server_port already uses"
+    )
     assert one_error(BASE + "[webui]\nmonitor_port = 5000\ncommand_port = 5000\n") == (
         "config.toml: webui.command_port: expected a port no other channel uses; found 5000, "
-        "which webui.monitor_port already uses")
+        "which webui.monitor_port already uses"
+    )
 
 
 # ---- Missing keys ------------------------------------------------------------------------------
@@ -300,8 +376,7 @@ def test_ports_that_would_collide() -> None:
 def test_missing_required_keys_say_what_to_add() -> None:
     text = BASE.replace("threshold = 0.1\n", "").replace("sigmatemp = 0.01\n", "")
     assert errors(text) == [
-        "config.toml: interaction.threshold: required key is missing; add `threshold = 0.1` to "
-        "[interaction]",
+        "config.toml: interaction.threshold: required key is missing; add `threshold = 0.1` to [interaction]",
         "config.toml: model.sigmatemp: required key is missing; add `sigmatemp = 0.01` to [model]",
     ]
 
@@ -329,8 +404,7 @@ def test_missing_required_tables() -> None:
 def test_missing_osc_keys() -> None:
     assert errors(BASE + '[osc]\nserver_ip = "0.0.0.0"\n') == [
         "config.toml: osc.server_port: required key is missing; add `server_port = 6000` to [osc]",
-        'config.toml: osc.client_ip: required key is missing; add `client_ip = "127.0.0.1"` to '
-        "[osc]",
+        'config.toml: osc.client_ip: required key is missing; add `client_ip = "127.0.0.1"` to [osc]',
         "config.toml: osc.client_port: required key is missing; add `client_port = 6001` to [osc]",
     ]
 
@@ -350,7 +424,8 @@ def test_unknown_keys_warn_with_suggestions() -> None:
 def test_top_level_key_written_under_a_section() -> None:
     assert warnings(BASE + "verbose = true\n") == [
         "config.toml: model.verbose: unknown key in [model], ignored; `verbose` is a top-level "
-        "key: move it above the first [section] header"]
+        "key: move it above the first [section] header"
+    ]
 
 
 # ---- TOML syntax, files ------------------------------------------------------------------------
@@ -362,11 +437,14 @@ def test_toml_syntax_error_gives_the_line() -> None:
     assert [(p.line, p.severity) for p in problems] == [(2, "error")]
     assert str(problems[0]) == (
         "config.toml:2: TOML syntax error: invalid value at column 8 (if it is text, put it in "
-        'double quotes: mode = "callresponse")')
+        'double quotes: mode = "callresponse")'
+    )
     assert str(parse_config("[model\n", "x.toml")[1][0]) == (
-        "x.toml:1: TOML syntax error: expected ']' at the end of a table declaration at column 7")
+        "x.toml:1: TOML syntax error: expected ']' at the end of a table declaration at column 7"
+    )
     assert str(parse_config("a = [1,\n")[1][0]) == (
-        "config.toml:1: TOML syntax error: invalid value at the end of the file")
+        "config.toml:1: TOML syntax error: invalid value at the end of the file"
+    )
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -380,7 +458,8 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "latin1.toml").write_bytes(b'title = "caf\xe9"\n')
     assert str(check_config(tmp_path / "latin1.toml")[0]) == (
-        f"{tmp_path / 'latin1.toml'}: cannot read the file: it is not UTF-8 text")
+        f"{tmp_path / 'latin1.toml'}: cannot read the file: it is not UTF-8 text"
+    )
     assert str(check_config(tmp_path)[0]) == f"{tmp_path}: cannot read the file: Is a directory"
 
 
@@ -391,8 +470,10 @@ def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    text = BASE.replace('"callresponse"', '"loud"').replace("dimension = 3", "dimension = 0") \
+    text = (
+        BASE.replace('"callresponse"', '"loud"').replace("dimension = 3", "dimension = 0")
         + '[serial]\nport = "/dev/ttyACM0"\nbaudrate = "fast"\n'
+    )
     assert errors(text) == [
         "config.toml: interaction.mode: expected one of callresponse, polyphony, battle, "
         "useronly; found 'loud'",
@@ -403,13 +484,16 @@ def test_every_problem_is_reported_at_once() -> None:
 
 # ---- Mappings ----------------------------------------------------------------------------------
 
-MIDI = BASE + """
+MIDI = (
+    BASE
+    + """
 [midi]
 in_device = ["S-1"]
 out_device = ["S-1"]
 input."S-1" = [{entries}]
 output."S-1" = [["note_on", 1], ["note_on", 2]]
 """
+)
 
 
 def midi_error(entries: str) -> str:
@@ -419,71 +503,89 @@ def midi_error(entries: str) -> str:
 def test_mapping_length_must_be_dimension_minus_one() -> None:
     assert midi_error('["note_on", 1]') == (
         'config.toml: midi.input."S-1": expected 2 entries, one per control (model.dimension 3 '
-        "minus 1); found 1")
+        "minus 1); found 1"
+    )
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ('["note_on", 0]', "channel: expected an integer from 1 to 16; found 0"),
-    ('["note_on", 17]', "channel: expected an integer from 1 to 16; found 17"),
-    ('["note_on", 1.0]', "channel: expected an integer from 1 to 16; found 1.0"),
-    ('["note_on", "1"]', "channel: expected an integer from 1 to 16; found '1'"),
-    ('["note_on", 1, 60]', "expected [\"note_on\", channel]; found ['note_on', 1, 60]"),
-    ('["note_velocity"]', "expected [\"note_velocity\", channel]; found ['note_velocity']"),
-    ('["pitch_bend", 99]', "channel: expected an integer from 1 to 16; found 99"),
-    ('["control_change", 1]',
-     'expected ["control_change", channel, controller] or ["control_change", channel, '
-     "controller, min, max]; found ['control_change', 1]"),
-    ('["control_change", 1, 128]', "controller: expected an integer from 0 to 127; found 128"),
-    ('["control_change", 1, 7, 0, 200]', "max: expected an integer from 0 to 127; found 200"),
-    ('["control_change", 1, 7, 100, 20]', "min and max: expected min < max; found 100 and 20"),
-    ('["control_change", 1, 7, 64, 64]', "min and max: expected min < max; found 64 and 64"),
-    ('["note_off", 1]',
-     "expected a message kind, one of note_on, note_velocity, control_change, pitch_bend; "
-     "found 'note_off'; did you mean `note_on`?"),
-    ('"note_on"',
-     'expected a mapping entry such as ["note_on", 1] or ["control_change", 1, 74]; '
-     "found 'note_on'"),
-    ("[]",
-     'expected a mapping entry such as ["note_on", 1] or ["control_change", 1, 74]; found []'),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('["note_on", 0]', "channel: expected an integer from 1 to 16; found 0"),
+        ('["note_on", 17]', "channel: expected an integer from 1 to 16; found 17"),
+        ('["note_on", 1.0]', "channel: expected an integer from 1 to 16; found 1.0"),
+        ('["note_on", "1"]', "channel: expected an integer from 1 to 16; found '1'"),
+        ('["note_on", 1, 60]', "expected [\"note_on\", channel]; found ['note_on', 1, 60]"),
+        ('["note_velocity"]', "expected [\"note_velocity\", channel]; found ['note_velocity']"),
+        ('["pitch_bend", 99]', "channel: expected an integer from 1 to 16; found 99"),
+        (
+            '["control_change", 1]',
+            'expected ["control_change", channel, controller] or ["control_change", channel, '
+            "controller, min, max]; found ['control_change', 1]",
+        ),
+        ('["control_change", 1, 128]', "controller: expected an integer from 0 to 127; found 128"),
+        ('["control_change", 1, 7, 0, 200]', "max: expected an integer from 0 to 127; found 200"),
+        ('["control_change", 1, 7, 100, 20]', "min and max: expected min < max; found 100 and 20"),
+        ('["control_change", 1, 7, 64, 64]', "min and max: expected min < max; found 64 and 64"),
+        (
+            '["note_off", 1]',
+            "expected a message kind, one of note_on, note_velocity, control_change, pitch_bend; "
+            "found 'note_off'; did you mean `note_on`?",
+        ),
+        (
+            '"note_on"',
+            'expected a mapping entry such as ["note_on", 1] or ["control_change", 1, 74]; found \'note_on\'',
+        ),
+        (
+            "[]",
+            'expected a mapping entry such as ["note_on", 1] or ["control_change", 1, 74]; found []',
+        ),
+    ],
+)
 def test_bad_mapping_entries(entry: str, message: str) -> None:
-    assert midi_error(f'["note_on", 1], {entry}') == (
-        f'config.toml: midi.input."S-1"[1]: {message}')
+    assert midi_error(f'["note_on", 1], {entry}') == (f'config.toml: midi.input."S-1"[1]: {message}')
 
 
 def test_every_bad_entry_is_reported() -> None:
     assert errors(MIDI.format(entries='["note_on", 0], ["control_change", 0, 300]')) == [
         'config.toml: midi.input."S-1"[0]: channel: expected an integer from 1 to 16; found 0',
         'config.toml: midi.input."S-1"[1]: channel: expected an integer from 1 to 16; found 0',
-        'config.toml: midi.input."S-1"[1]: controller: expected an integer from 0 to 127; '
-        "found 300",
+        'config.toml: midi.input."S-1"[1]: controller: expected an integer from 0 to 127; found 300',
     ]
 
 
 def test_mapping_that_is_not_a_list() -> None:
-    text = BASE + '[websocket]\nserver_ip = "0.0.0.0"\nserver_port = 5001\ninput = 3\n' \
+    text = (
+        BASE + '[websocket]\nserver_ip = "0.0.0.0"\nserver_port = 5001\ninput = 3\n'
         'output = [["note_on", 1], ["note_on", 2]]\n'
+    )
     assert one_error(text) == (
         'config.toml: websocket.input: expected a list of mapping entries such as [["note_on", 1] '
-        'or ["control_change", 1, 74]]; found 3')
+        'or ["control_change", 1, 74]]; found 3'
+    )
 
 
 def test_websocket_needs_both_mappings() -> None:
-    text = BASE + '[websocket]\nserver_ip = "0.0.0.0"\nserver_port = 5001\n' \
+    text = (
+        BASE + '[websocket]\nserver_ip = "0.0.0.0"\nserver_port = 5001\n'
         'input = [["note_on", 1], ["note_on", 2]]\n'
+    )
     assert one_error(text) == (
         "config.toml: websocket.output: required key is missing; add `output = [...]` to "
-        "[websocket], with one entry per control")
+        "[websocket], with one entry per control"
+    )
 
 
 def test_every_midi_device_needs_a_mapping() -> None:
-    text = BASE + """
+    text = (
+        BASE
+        + """
 [midi]
 in_device = ["S-1", "QuNeo"]
 out_device = []
 input."S-1" = [["note_on", 1], ["note_on", 2]]
 input."Quneo" = [["note_on", 1], ["note_on", 2]]
 """
+    )
     config, problems = parse(text)
     assert config is None
     assert problems == [
@@ -495,23 +597,22 @@ input."Quneo" = [["note_on", 1], ["note_on", 2]]
 
 
 def test_thru_matrix_names_are_checked() -> None:
-    text = MIDI.format(entries='["note_on", 1], ["note_on", 2]') \
-        + 'thru_matrix."S1" = ["S-1", "Synth"]\n'
+    text = MIDI.format(entries='["note_on", 1], ["note_on", 2]') + 'thru_matrix."S1" = ["S-1", "Synth"]\n'
     assert warnings(text) == [
         'config.toml: midi.thru_matrix."S1": midi.in_device has no device named "S1", so this '
         "route is not used; did you mean `S-1`?",
         'config.toml: midi.thru_matrix."S1": midi.out_device has no device named "Synth", so '
         "nothing is sent to it",
     ]
-    assert one_error(MIDI.format(entries='["note_on", 1], ["note_on", 2]')
-                     + 'thru_matrix."S-1" = [1]\n') == (
-        'config.toml: midi.thru_matrix."S-1": expected a list of port names, such as ["S-1"]; '
-        "found [1]")
+    assert one_error(MIDI.format(entries='["note_on", 1], ["note_on", 2]') + 'thru_matrix."S-1" = [1]\n') == (
+        'config.toml: midi.thru_matrix."S-1": expected a list of port names, such as ["S-1"]; found [1]'
+    )
 
 
 def test_midi_without_devices_warns() -> None:
     assert warnings(BASE + "[midi]\n") == [
-        "config.toml: midi: no devices in in_device or out_device, so [midi] does nothing"]
+        "config.toml: midi: no devices in in_device or out_device, so [midi] does nothing"
+    ]
 
 
 # ---- GPIO --------------------------------------------------------------------------------------
@@ -522,27 +623,43 @@ def gpio(body: str) -> str:
 
 
 def test_gpio_duplicate_pin() -> None:
-    assert one_error(gpio("[gpio.buttons]\nmode = 17\n[gpio.leds]\nplaying = \"BOARD11\"\n")) == (
+    assert one_error(gpio('[gpio.buttons]\nmode = 17\n[gpio.leds]\nplaying = "BOARD11"\n')) == (
         "config.toml: gpio.leds.playing: expected a pin of its own; found 'BOARD11', which "
-        "gpio.buttons.mode already uses (GPIO17)")
+        "gpio.buttons.mode already uses (GPIO17)"
+    )
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("[gpio.buttons]\nstop = 17\n",
-     "gpio.buttons.stop: expected a command, one of mode, pause, reset; found 'stop'"),
-    ("[gpio.leds]\nblink = 17\n",
-     "gpio.leds.blink: expected an activity, one of input, output, playing; found 'blink'"),
-    ("[gpio.buttons]\nmode = 28\n",
-     'gpio.buttons.mode: expected a GPIO number from 0 to 27 or a pin name such as "GPIO17" or '
-     '"BOARD11"; found 28'),
-    ('[gpio.buttons]\nmode = "BOARD1"\n',
-     'gpio.buttons.mode: expected a GPIO number from 0 to 27 or a pin name such as "GPIO17" or '
-     "\"BOARD11\"; found 'BOARD1'"),
-    ('pin_factory = "wiringpi"\n',
-     "gpio.pin_factory: expected one of lgpio, rpigpio, pigpio, native, mock; found 'wiringpi'"),
-    ("buttons = 17\n",
-     "gpio.buttons: expected a table of command = pin, such as mode = 17; found 17"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "[gpio.buttons]\nstop = 17\n",
+            "gpio.buttons.stop: expected a command, one of mode, pause, reset; found 'stop'",
+        ),
+        (
+            "[gpio.leds]\nblink = 17\n",
+            "gpio.leds.blink: expected an activity, one of input, output, playing; found 'blink'",
+        ),
+        (
+            "[gpio.buttons]\nmode = 28\n",
+            'gpio.buttons.mode: expected a GPIO number from 0 to 27 or a pin name such as "GPIO17" or '
+            '"BOARD11"; found 28',
+        ),
+        (
+            '[gpio.buttons]\nmode = "BOARD1"\n',
+            'gpio.buttons.mode: expected a GPIO number from 0 to 27 or a pin name such as "GPIO17" or '
+            "\"BOARD11\"; found 'BOARD1'",
+        ),
+        (
+            'pin_factory = "wiringpi"\n',
+            "gpio.pin_factory: expected one of lgpio, rpigpio, pigpio, native, mock; found 'wiringpi'",
+        ),
+        (
+            "buttons = 17\n",
+            "gpio.buttons: expected a table of command = pin, such as mode = 17; found 17",
+        ),
+    ],
+)
 def test_gpio_errors(body: str, message: str) -> None:
     assert one_error(gpio(body)) == f"config.toml: {message}"
 
@@ -560,7 +677,8 @@ def test_problem_and_error_formatting() -> None:
     error = Problem("c.toml", "", "TOML syntax error: oops", "error", line=4)
     assert str(error) == "c.toml:4: TOML syntax error: oops"
     assert format_problems([warning, error]) == (
-        "c.toml:4: TOML syntax error: oops\nwarning: c.toml: foo: unknown key, ignored")
+        "c.toml:4: TOML syntax error: oops\nwarning: c.toml: foo: unknown key, ignored"
+    )
     assert str(ConfigError([warning, error])) == "c.toml:4: TOML syntax error: oops"
     assert ConfigError([warning, error]).problems == [warning, error]
 
@@ -583,14 +701,33 @@ def test_no_overrides_leave_the_config_alone() -> None:
 
 def test_overrides_are_applied() -> None:
     config = load_config(FIXTURES / "quickstart.toml")
-    changed = apply_overrides(config, overrides(
-        "--mode", "battle", "--threshold", "2", "--input-thru", "--sigma-temp", "0.05",
-        "--pi-temp", "2", "--timescale", "0.5", "--quiet", "--no-log-input",
-        "--no-log-predictions", "--dimension", "4"))
+    changed = apply_overrides(
+        config,
+        overrides(
+            "--mode",
+            "battle",
+            "--threshold",
+            "2",
+            "--input-thru",
+            "--sigma-temp",
+            "0.05",
+            "--pi-temp",
+            "2",
+            "--timescale",
+            "0.5",
+            "--quiet",
+            "--no-log-input",
+            "--no-log-predictions",
+            "--dimension",
+            "4",
+        ),
+    )
     assert changed.interaction == dataclasses.replace(
-        config.interaction, mode="battle", threshold=2.0, input_thru=True)
+        config.interaction, mode="battle", threshold=2.0, input_thru=True
+    )
     assert changed.model == dataclasses.replace(
-        config.model, dimension=4, sigmatemp=0.05, pitemp=2.0, timescale=0.5)
+        config.model, dimension=4, sigmatemp=0.05, pitemp=2.0, timescale=0.5
+    )
     assert (changed.verbose, changed.log_input, changed.log_predictions) == (False, False, False)
     assert config.interaction.mode == "callresponse"  # the original is untouched
     assert apply_overrides(config, overrides("--no-input-thru", "--verbose")).verbose is True
@@ -605,8 +742,7 @@ def test_verbose_and_quiet_exclude_each_other(capsys: pytest.CaptureFixture[str]
 def test_bad_override_values_name_the_option() -> None:
     config = load_config(FIXTURES / "quickstart.toml")
     with pytest.raises(ConfigError) as caught:
-        apply_overrides(config, overrides("--threshold", "-1", "--mode", "loud", "--timescale",
-                                          "0"))
+        apply_overrides(config, overrides("--threshold", "-1", "--mode", "loud", "--timescale", "0"))
     assert str(caught.value).splitlines() == [
         "--mode: expected one of callresponse, polyphony, battle, useronly; found 'loud'",
         "--threshold: expected a number >= 0; found -1.0",
@@ -641,13 +777,38 @@ def toml_value(value: object) -> str:
     return json.dumps(value)
 
 
-SCALARS = st.one_of(st.booleans(), st.integers(-10**6, 10**6), st.floats(), st.text(max_size=8))
-VALUES = st.one_of(SCALARS, st.lists(st.one_of(SCALARS, st.lists(SCALARS, max_size=5)),
-                                     max_size=5))
-KEYS = ["mode", "threshold", "input_thru", "dimension", "size", "sigmatemp", "server_port",
-        "client_ip", "in_device", "input", "port", "baudrate", "mode", "channel", "extra"]
-SECTIONS = ["interaction", "model", "midi", "osc", "websocket", "serial", "serialmidi", "webui",
-            "gpio", "gpio.buttons", "gpio.leds"]
+SCALARS = st.one_of(st.booleans(), st.integers(-(10**6), 10**6), st.floats(), st.text(max_size=8))
+VALUES = st.one_of(SCALARS, st.lists(st.one_of(SCALARS, st.lists(SCALARS, max_size=5)), max_size=5))
+KEYS = [
+    "mode",
+    "threshold",
+    "input_thru",
+    "dimension",
+    "size",
+    "sigmatemp",
+    "server_port",
+    "client_ip",
+    "in_device",
+    "input",
+    "port",
+    "baudrate",
+    "mode",
+    "channel",
+    "extra",
+]
+SECTIONS = [
+    "interaction",
+    "model",
+    "midi",
+    "osc",
+    "websocket",
+    "serial",
+    "serialmidi",
+    "webui",
+    "gpio",
+    "gpio.buttons",
+    "gpio.leds",
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -661,7 +822,8 @@ def test_parse_config_never_raises(assignments: list[tuple[str, str, object]]) -
         tables.setdefault(section, {})[key] = value
     text = "".join(
         f"[{section}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in body.items())
-        for section, body in tables.items())
+        for section, body in tables.items()
+    )
     config, problems = parse_config(text)
     assert (config is None) == any(p.severity == "error" for p in problems)
     assert all(str(p).startswith("config.toml") for p in problems)

@@ -36,8 +36,9 @@ def test_build_from_logs_written_by_the_runtime(make_logs):
 
 
 def test_rnn_rows_are_not_training_data(tmp_path):
-    from conftest import gesture, write_log
     from datetime import datetime
+
+    from conftest import gesture, write_log
 
     write_log(tmp_path, 3, datetime(2020, 1, 1), [gesture(20, 2)], rnn_every=2)
     dataset, report = build_dataset(tmp_path, 3)
@@ -88,14 +89,38 @@ def test_original_dataset_loads_when_allowed_and_is_cut_at_pauses(tmp_path):
     ("arrays", "message"),
     [
         ({"events": np.zeros((3, 2)), "starts": np.array([0])}, "missing meta"),
-        ({"events": np.zeros((3, 2)), "starts": np.array([0]), "meta": np.array('{"dimension": 3}')},
-         r"events must be floats of shape \[n, 3\]"),
-        ({"events": np.full((3, 2), np.nan), "starts": np.array([0]), "meta": np.array('{"dimension": 2}')},
-         "NaN or infinite"),
-        ({"events": np.zeros((3, 2)), "starts": np.array([0, 5]), "meta": np.array('{"dimension": 2}')},
-         "starts must rise from 0 and stay below 3"),
-        ({"events": np.zeros((3, 2)), "starts": np.array([0]), "meta": np.array('{"dimension": "x"}')},
-         "meta.dimension must be an integer"),
+        (
+            {
+                "events": np.zeros((3, 2)),
+                "starts": np.array([0]),
+                "meta": np.array('{"dimension": 3}'),
+            },
+            r"events must be floats of shape \[n, 3\]",
+        ),
+        (
+            {
+                "events": np.full((3, 2), np.nan),
+                "starts": np.array([0]),
+                "meta": np.array('{"dimension": 2}'),
+            },
+            "NaN or infinite",
+        ),
+        (
+            {
+                "events": np.zeros((3, 2)),
+                "starts": np.array([0, 5]),
+                "meta": np.array('{"dimension": 2}'),
+            },
+            "starts must rise from 0 and stay below 3",
+        ),
+        (
+            {
+                "events": np.zeros((3, 2)),
+                "starts": np.array([0]),
+                "meta": np.array('{"dimension": "x"}'),
+            },
+            "meta.dimension must be an integer",
+        ),
     ],
 )
 def test_bad_dataset_files_name_the_fault(tmp_path, arrays, message):
@@ -115,8 +140,9 @@ def test_impsy_dataset_command_prints_the_size(make_logs, tmp_path, capsys, monk
     monkeypatch.chdir(tmp_path)
     assert cli.main(["dataset"]) == 0
     out = capsys.readouterr().out
-    assert out == ("datasets/training-dataset-4d.npz: 2 performances (4 gestures), 160 events, "
-                   "0 min 08 s of playing\n")
+    assert out == (
+        "datasets/training-dataset-4d.npz: 2 performances (4 gestures), 160 events, 0 min 08 s of playing\n"
+    )
 
 
 def test_impsy_dataset_without_logs_is_one_friendly_line(tmp_path, monkeypatch):

@@ -3,7 +3,14 @@
 import subprocess
 import sys
 
-RUNTIME_MODULES = ["impsy", "impsy.cli", "impsy.model", "impsy.model.litert", "impsy.dataset", "impsy.logs"]
+RUNTIME_MODULES = [
+    "impsy",
+    "impsy.cli",
+    "impsy.model",
+    "impsy.model.litert",
+    "impsy.dataset",
+    "impsy.logs",
+]
 
 
 def test_importing_the_runtime_and_loading_a_model_imports_no_tensorflow():

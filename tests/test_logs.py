@@ -25,7 +25,8 @@ def test_file_name_and_row_format_are_the_originals(tmp_path):
 
 def test_malformed_rows_are_skipped_and_counted(tmp_path):
     path = tmp_path / "2020-01-01T00-00-00-3d-mdrnn.log"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         2020-01-01T00:00:00.000000,interface,0.1,0.2
         2020-01-01T00:00:00.050000,rnn,0.9,0.9
         2020-01-01T00:00:00.100000,interface,0.3
@@ -35,7 +36,8 @@ def test_malformed_rows_are_skipped_and_counted(tmp_path):
 
         2020-01-01T00:00:00.400000,interface,0.5,0.6
         2020-01-01T00:00:00.5,interface,0.7,0.8,0.9
-        """))
+        """)
+    )
     read = read_log(path)
     assert read.events == 2 and read.rows == 8 and read.skipped == 5
     assert np.allclose(read.controls, [[0.1, 0.2], [0.5, 0.6]])
@@ -47,11 +49,17 @@ def test_malformed_rows_are_skipped_and_counted(tmp_path):
 
 
 def test_find_logs_ignores_other_files(tmp_path):
-    for name in ["2020-01-01T00-00-00-3d-mdrnn.log", "2020-01-02T00-00-00-9d-mdrnn.log", "notes.txt",
-                 "2020-01-01-3d-mdrnn.log"]:
+    for name in [
+        "2020-01-01T00-00-00-3d-mdrnn.log",
+        "2020-01-02T00-00-00-9d-mdrnn.log",
+        "notes.txt",
+        "2020-01-01-3d-mdrnn.log",
+    ]:
         (tmp_path / name).write_text("")
     assert [p.name for p in find_logs(tmp_path)] == [
-        "2020-01-01T00-00-00-3d-mdrnn.log", "2020-01-02T00-00-00-9d-mdrnn.log"]
+        "2020-01-01T00-00-00-3d-mdrnn.log",
+        "2020-01-02T00-00-00-9d-mdrnn.log",
+    ]
     assert len(find_logs(tmp_path, 9)) == 1
     assert find_logs(tmp_path / "absent") == []
 
@@ -67,11 +75,14 @@ def test_sigkill_loses_nothing_already_written(tmp_path):
         print(w.path, flush=True)
         sys.stdin.read()  # wait to be killed, file still open
     """)
-    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     path = child.stdout.readline().strip()
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
-    rows = open(path).read().splitlines()
+    with open(path) as handle:
+        rows = handle.read().splitlines()
     assert len(rows) == 1000 and rows[-1].endswith(",interface,0.999,0.5")
 
 

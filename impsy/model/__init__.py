@@ -5,13 +5,31 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from impsy.model.base import MIXTURES, SIZES, Model, ModelError, ModelInfo, model_filename, size_name
+from impsy.model.base import (
+    MIXTURES,
+    SIZES,
+    Model,
+    ModelError,
+    ModelInfo,
+    model_filename,
+    size_name,
+)
 from impsy.model.dummy import DummyModel
 from impsy.model.sampling import SCALE, Sampler
 
 __all__ = [
-    "MIXTURES", "SCALE", "SIZES", "DummyModel", "Model", "ModelError", "ModelInfo", "Sampler",
-    "load_model", "model_filename", "resolve_model_file", "size_name",
+    "MIXTURES",
+    "SCALE",
+    "SIZES",
+    "DummyModel",
+    "Model",
+    "ModelError",
+    "ModelInfo",
+    "Sampler",
+    "load_model",
+    "model_filename",
+    "resolve_model_file",
+    "size_name",
 ]
 
 log = logging.getLogger(__name__)

@@ -105,9 +105,7 @@ class LiteRTModel:
             )
         self._x_index = inputs[0]["index"]
         self._params_index = outputs[0]["index"]
-        self._state_pairs = [
-            (i["index"], o["index"]) for i, o in zip(inputs[1:], outputs[1:], strict=True)
-        ]
+        self._state_pairs = [(i["index"], o["index"]) for i, o in zip(inputs[1:], outputs[1:], strict=True)]
 
     def _read_info(self, path: Path, layout: str) -> ModelInfo:
         x_shape = self._input_shape(self._x_index)
@@ -120,12 +118,14 @@ class LiteRTModel:
         n_params = int(np.prod(self._output_shape(self._params_index)))
         mixtures, remainder = divmod(n_params, 2 * dimension + 1)
         if remainder or mixtures < 1:
-            raise ModelError(
-                f"{path}: {n_params} mixture parameters do not fit dimension {dimension}"
-            )
+            raise ModelError(f"{path}: {n_params} mixture parameters do not fit dimension {dimension}")
         return ModelInfo(
-            path=str(path), dimension=dimension, units=units, layers=layers,
-            mixtures=mixtures, layout=layout,
+            path=str(path),
+            dimension=dimension,
+            units=units,
+            layers=layers,
+            mixtures=mixtures,
+            layout=layout,
         )
 
     def _output_shape(self, index: int) -> list[int]:

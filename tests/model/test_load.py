@@ -5,8 +5,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import SHIPPED_9D
+
 from impsy.model import DummyModel, ModelError, load_model
 
 

@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from impsy.model.sampling import MIN_DT, SCALE, Sampler, choose_component, mixture_weights, split_params
+from impsy.model.sampling import (
+    MIN_DT,
+    SCALE,
+    Sampler,
+    choose_component,
+    mixture_weights,
+    split_params,
+)
 
 D, K = 3, 5
 
@@ -19,7 +26,7 @@ def separated() -> np.ndarray:
 
 
 def component_of(sample: np.ndarray) -> int:
-    return int(round((sample[1] - 0.1) / 0.2))
+    return round((sample[1] - 0.1) / 0.2)
 
 
 def test_split_params_layout_is_component_major():

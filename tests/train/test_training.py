@@ -5,13 +5,13 @@ import json
 import keras
 import numpy as np
 import pytest
-
-from impsy.dataset import Dataset
-from impsy.model import load_model
 from impsy_train import cli
 from impsy_train.export import PARITY_TOLERANCE, ExportError, export_tflite, parity
 from impsy_train.training import TrainSettings, train
 from impsy_train.windows import split_by_performance, windows
+
+from impsy.dataset import Dataset
+from impsy.model import load_model
 
 pytestmark = pytest.mark.train
 
@@ -20,7 +20,12 @@ def test_export_matches_keras_and_loads_in_the_runtime(tiny_model):
     result = tiny_model["result"]
     assert result.parity <= PARITY_TOLERANCE
     model = load_model(tiny_model["tflite"])
-    assert (model.info.dimension, model.info.layers, model.info.units, model.info.size) == (4, 2, 16, "xxs")
+    assert (model.info.dimension, model.info.layers, model.info.units, model.info.size) == (
+        4,
+        2,
+        16,
+        "xxs",
+    )
     # An independent re-check on other events than the export used.
     events = tiny_model["dataset"].events[100:300]
     assert parity(result.model, tiny_model["tflite"], events) <= PARITY_TOLERANCE
@@ -38,7 +43,7 @@ def test_parity_failure_is_loud_and_writes_nothing(tiny_model, tmp_path, monkeyp
     import impsy_train.export as export
 
     monkeypatch.setattr(export, "parity", lambda *a: 0.5)
-    with pytest.raises(ExportError, match="disagree by 5.00e-01"):
+    with pytest.raises(ExportError, match=r"disagree by 5\.00e-01"):
         export.export_tflite(tiny_model["result"].model, tmp_path / "x.tflite")
     assert not list(tmp_path.iterdir())
 
@@ -89,8 +94,9 @@ def test_ctrl_c_keeps_the_best_epoch_so_far(tiny_model):
 
 
 def test_early_stopping_stops_and_keeps_the_best(tiny_model):
-    settings = TrainSettings(size="xxs", epochs=50, seq_len=20, early_stopping=True, patience=1,
-                             learning_rate=0.05)
+    settings = TrainSettings(
+        size="xxs", epochs=50, seq_len=20, early_stopping=True, patience=1, learning_rate=0.05
+    )
     result = train(tiny_model["dataset"], settings)
     val = result.history["val_loss"]
     assert result.stopped == "early stopping" and len(val) < 50
@@ -100,8 +106,23 @@ def test_early_stopping_stops_and_keeps_the_best(tiny_model):
 def test_cli_trains_from_logs(make_logs, tmp_path, capsys):
     logs = make_logs(dimension=3, performances=3, events=60)
     models = tmp_path / "models"
-    code = cli.main(["train", "-D", "3", "-M", "xxs", "--epochs", "1", "--seq-len", "10",
-                     "--logs", str(logs), "--models", str(models)])
+    code = cli.main(
+        [
+            "train",
+            "-D",
+            "3",
+            "-M",
+            "xxs",
+            "--epochs",
+            "1",
+            "--seq-len",
+            "10",
+            "--logs",
+            str(logs),
+            "--models",
+            str(models),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "3 performances (6 gestures)" in out

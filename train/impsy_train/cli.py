@@ -10,8 +10,8 @@ from pathlib import Path
 # TensorFlow's C++ start-up chatter hides the messages a user needs; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from impsy.cli import USER_ERRORS, add_dataset_arguments, run_command, run_dataset  # noqa: E402
-from impsy.dataset import (  # noqa: E402
+from impsy.cli import USER_ERRORS, add_dataset_arguments, run_command, run_dataset
+from impsy.dataset import (
     DEFAULT_MAX_GAP,
     Dataset,
     DatasetError,
@@ -19,8 +19,8 @@ from impsy.dataset import (  # noqa: E402
     dataset_filename,
     load_dataset,
 )
-from impsy.model import SIZES  # noqa: E402
-from impsy_train import __version__  # noqa: E402
+from impsy.model import SIZES
+from impsy_train import __version__
 
 
 def load_training_data(args: argparse.Namespace) -> Dataset:
@@ -51,9 +51,15 @@ def run_train(args: argparse.Namespace) -> int:
     args.logs = args.logs or Path("logs")
     dataset = load_training_data(args)
     settings = TrainSettings(
-        size=args.modelsize, epochs=args.epochs, batch_size=args.batchsize,
-        early_stopping=args.earlystopping, patience=args.patience, seq_len=args.seq_len,
-        seq_step=args.seq_step, learning_rate=args.learning_rate, seed=args.seed,
+        size=args.modelsize,
+        epochs=args.epochs,
+        batch_size=args.batchsize,
+        early_stopping=args.earlystopping,
+        patience=args.patience,
+        seq_len=args.seq_len,
+        seq_step=args.seq_step,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
     )
     print("training (Ctrl-C stops and keeps the best epoch so far)")
     result = train(dataset, settings, verbose=1 if sys.stdout.isatty() else 2)
@@ -92,22 +98,41 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.set_defaults(handler=run_dataset)
 
     train = commands.add_parser("train", help="train a model and export it for the runtime")
-    train.add_argument("-D", "--dimension", type=int, required=True, help="values per event, dt included (e.g. 9)")
-    train.add_argument("-M", "--modelsize", default="s", choices=list(SIZES), help="network size (default: s)")
+    train.add_argument(
+        "-D", "--dimension", type=int, required=True, help="values per event, dt included (e.g. 9)"
+    )
+    train.add_argument(
+        "-M", "--modelsize", default="s", choices=list(SIZES), help="network size (default: s)"
+    )
     train.add_argument("--earlystopping", action="store_true", help="stop when validation stops improving")
-    train.add_argument("--patience", type=int, default=10, help="epochs without improvement before stopping (default: 10)")
-    train.add_argument("--epochs", "--numepochs", type=int, default=100, help="most epochs to run (default: 100)")
+    train.add_argument(
+        "--patience",
+        type=int,
+        default=10,
+        help="epochs without improvement before stopping (default: 10)",
+    )
+    train.add_argument(
+        "--epochs", "--numepochs", type=int, default=100, help="most epochs to run (default: 100)"
+    )
     train.add_argument("--batchsize", type=int, default=64, help="windows per batch (default: 64)")
-    train.add_argument("--dataset", type=Path, help="a dataset file (default: datasets/training-dataset-<D>d.npz)")
+    train.add_argument(
+        "--dataset", type=Path, help="a dataset file (default: datasets/training-dataset-<D>d.npz)"
+    )
     train.add_argument("--logs", type=Path, help="build the dataset from this folder of logs instead")
     train.add_argument("--datasets", type=Path, default=Path("datasets"), help=argparse.SUPPRESS)
     train.add_argument("--models", type=Path, default=Path("models"), help="where to save (default: models)")
     train.add_argument("--max-gap", type=float, default=DEFAULT_MAX_GAP, help="pause that ends a gesture, s")
     train.add_argument("--seq-len", type=int, default=50, help="window length in events (default: 50)")
     train.add_argument("--seq-step", type=int, default=5, help="events between window starts (default: 5)")
-    train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default: 0.001)")
+    train.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="Adam learning rate (default: 0.001)"
+    )
     train.add_argument("--seed", type=int, default=0, help="random seed: same data and seed, same split")
-    train.add_argument("--allow-pickle", action="store_true", help="read an original IMPSY (pickled) dataset you trust")
+    train.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="read an original IMPSY (pickled) dataset you trust",
+    )
     train.set_defaults(handler=run_train)
 
     export = commands.add_parser("export", help="convert a .keras model to a checked .tflite")

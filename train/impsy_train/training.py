@@ -107,14 +107,13 @@ def train(dataset: Dataset, settings: TrainSettings, verbose: int = 1) -> TrainR
     best, record = KeepBest(), RecordHistory()
     callbacks: list[keras.callbacks.Callback] = [best, record]
     if settings.early_stopping:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience)
-        )
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience))
     started = time.perf_counter()
     stopped = "completed"
     try:
         model.fit(
-            x_train, y_train,
+            x_train,
+            y_train,
             batch_size=settings.batch_size,
             epochs=settings.epochs,
             validation_data=(x_val, y_val),

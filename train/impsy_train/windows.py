@@ -22,19 +22,17 @@ class Split:
     validation_logs: list[str]
 
 
-def split_by_performance(
-    dataset: Dataset, validation_fraction: float = 0.1, seed: int = 0
-) -> Split:
+def split_by_performance(dataset: Dataset, validation_fraction: float = 0.1, seed: int = 0) -> Split:
     """Hold out whole performances (log files), so validation never sees a training gesture's neighbours."""
     gestures = dataset.gestures()
-    sources = dataset.sources if len(dataset.sources) == len(gestures) else [
-        f"gesture-{i}" for i in range(len(gestures))
-    ]
+    sources = (
+        dataset.sources
+        if len(dataset.sources) == len(gestures)
+        else [f"gesture-{i}" for i in range(len(gestures))]
+    )
     logs = sorted(set(sources))
     if len(logs) < 2:
-        raise ValueError(
-            "validation needs at least two performances (log files); record another performance"
-        )
+        raise ValueError("validation needs at least two performances (log files); record another performance")
     rng = np.random.default_rng(seed)
     held = max(1, round(validation_fraction * len(logs)))
     chosen = set(rng.choice(logs, size=held, replace=False).tolist())
@@ -47,11 +45,7 @@ def windows(
     gestures: list[np.ndarray], seq_len: int = SEQ_LEN, step: int = SEQ_STEP
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inputs [n, seq_len, D] and next-event targets, scaled, from every gesture long enough."""
-    slices = [
-        g[start : start + seq_len + 1]
-        for g in gestures
-        for start in range(0, len(g) - seq_len, step)
-    ]
+    slices = [g[start : start + seq_len + 1] for g in gestures for start in range(0, len(g) - seq_len, step)]
     if not slices:
         longest = max((len(g) for g in gestures), default=0)
         raise ValueError(

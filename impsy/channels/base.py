@@ -1,0 +1,92 @@
+"""What every channel offers the loop, and what the loop offers every channel."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+# Values a hair outside [0, 1] are rounding, not a wrong message: they are clipped, not dropped.
+RANGE_TOLERANCE = 1e-6
+
+
+class Sink(Protocol):
+    """Where channels deliver what arrives; always called on the event loop's thread."""
+
+    def vector(self, source: str, values: np.ndarray) -> None:
+        """All controls at once (OSC, serial CSV)."""
+
+    def control(self, source: str, index: int, value: float) -> None:
+        """One control changed (a MIDI note or CC)."""
+
+    def command(self, source: str, name: str, value: object) -> None:
+        """A live command: mode, pause, reset, sigmatemp, pitemp, timescale."""
+
+    def dropped(self, source: str, reason: str) -> None:
+        """A message was malformed and ignored."""
+
+
+class Channel:
+    """An I/O edge: started, given every output, silenced when the model stops, closed."""
+
+    name = "channel"
+
+    async def start(self) -> None:
+        """Open ports and begin delivering input to the sink."""
+
+    def send(self, values: np.ndarray) -> None:
+        """Play controls (dimension - 1 values in [0, 1]); must not block."""
+
+    def silence(self) -> None:
+        """End anything still sounding (MIDI notes); most channels have nothing to do."""
+
+    def monitor_input(self, values: np.ndarray) -> None:
+        """The performer played (on any channel); for monitors and activity lights."""
+
+    def report(self, state: dict) -> None:
+        """The performance's state changed, or a second passed (see Performance.report)."""
+
+    async def close(self) -> None:
+        """Release ports; called once, also after a failed start."""
+
+
+class ChannelError(Exception):
+    """A channel cannot start; the message names the channel and the port."""
+
+
+class ThreadSafeSink:
+    """A Sink for libraries that call back on their own threads (rtmidi, serial readers)."""
+
+    def __init__(self, sink: Sink, loop: asyncio.AbstractEventLoop) -> None:
+        self._sink, self._loop = sink, loop
+
+    def vector(self, source: str, values: np.ndarray) -> None:
+        self._loop.call_soon_threadsafe(self._sink.vector, source, values)
+
+    def control(self, source: str, index: int, value: float) -> None:
+        self._loop.call_soon_threadsafe(self._sink.control, source, index, value)
+
+    def command(self, source: str, name: str, value: object) -> None:
+        self._loop.call_soon_threadsafe(self._sink.command, source, name, value)
+
+    def dropped(self, source: str, reason: str) -> None:
+        self._loop.call_soon_threadsafe(self._sink.dropped, source, reason)
+
+
+def check_vector(values: Sequence[object], width: int) -> np.ndarray | str:
+    """Controls as floats in [0, 1], or the reason they are not acceptable."""
+    if len(values) != width:
+        return f"expected {width} values, got {len(values)}"
+    out = np.empty(width)
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return f"value {i + 1} is not a number ({type(v).__name__})"
+        if not math.isfinite(v):
+            return f"value {i + 1} is not finite ({v})"
+        if not -RANGE_TOLERANCE <= v <= 1 + RANGE_TOLERANCE:
+            return f"value {i + 1} is outside 0..1 ({v:g})"
+        out[i] = v
+    return np.clip(out, 0.0, 1.0, out=out)

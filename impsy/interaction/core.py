@@ -1,0 +1,226 @@
+"""Who plays when: the interaction state machine.
+
+Pure on purpose: it never reads a clock and never touches I/O. The loop tells it the time
+(monotonic seconds) with every call and carries out the actions it returns; tests drive it
+with a fake clock. It does call the model, which is deterministic given its seed.
+
+Modes (as in the original IMPSY):
+- callresponse: the model listens while the performer plays and answers once they have been
+  silent for `threshold` seconds, continuing from its own output until they play again.
+- polyphony: every performer event gets one model event in reply, conditioned on the
+  performer only.
+- battle: the model plays on its own, from its own output; the performer is logged only.
+- useronly: the model is silent; the performer is logged.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from impsy.dataset import DEFAULT_MAX_GAP
+from impsy.logs import INTERFACE, RNN
+from impsy.model import Model
+
+MODES = ("callresponse", "polyphony", "battle", "useronly")
+# A model event more than this late is re-anchored to now, so a stall is not followed by a burst.
+MAX_LATENESS = 0.05
+# Polyphony replies waiting to be played; beyond this the oldest are dropped (input floods).
+MAX_PENDING = 1000
+
+
+@dataclass(frozen=True)
+class Play:
+    """Send controls to every output: the model's event ("rnn") or the performer's ("thru")."""
+
+    values: np.ndarray
+    source: str
+
+
+@dataclass(frozen=True)
+class Log:
+    """Write a log row."""
+
+    source: str
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class Silence:
+    """The model has stopped: end any sounding notes."""
+
+
+Action = Play | Log | Silence
+
+
+@dataclass
+class Settings:
+    """What a performer can change while playing."""
+
+    mode: str = "callresponse"
+    threshold: float = 0.1
+    input_thru: bool = False
+    timescale: float = 1.0
+    sigmatemp: float = 0.01
+    pitemp: float = 1.0
+    paused: bool = False
+    log_input: bool = True
+    log_predictions: bool = False
+
+
+@dataclass(order=True)
+class _Pending:
+    due: float
+    event: np.ndarray = field(compare=False)  # [dt, x1..xn] as sampled
+
+
+class Core:
+    """The state machine; every public method takes `now` and returns the actions to perform."""
+
+    def __init__(self, model: Model, settings: Settings, now: float) -> None:
+        if settings.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {settings.mode!r}")
+        self.model = model
+        self.settings = settings
+        self._last_event = now  # the last event the model was conditioned on
+        self._params: np.ndarray | None = None  # the model's forecast of the next event
+        self._pending: list[_Pending] = []  # sorted by due time
+        self._takeover_at: float | None = None  # callresponse: when the model may answer
+        self.playing = False  # the model has the floor (callresponse answering, or battle)
+        self._start_mode(now)
+
+    # -- what the loop asks -------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When on_timer must next be called, or None if nothing is scheduled."""
+        times = [
+            t for t in (self._takeover_at, self._pending[0].due if self._pending else None) if t is not None
+        ]
+        return min(times) if times else None
+
+    def state(self) -> dict:
+        """What a monitor shows: the live settings and whether the model is playing."""
+        s = self.settings
+        return {
+            "mode": s.mode,
+            "paused": s.paused,
+            "playing": self.playing,
+            "threshold": s.threshold,
+            "timescale": s.timescale,
+            "sigmatemp": s.sigmatemp,
+            "pitemp": s.pitemp,
+            "input_thru": s.input_thru,
+            "pending": len(self._pending),
+        }
+
+    # -- events ---------------------------------------------------------------------------
+
+    def on_input(self, now: float, controls: np.ndarray) -> list[Action]:
+        """The performer played: log, pass through, condition the model, hand over."""
+        s = self.settings
+        actions: list[Action] = []
+        if s.log_input:
+            actions.append(Log(INTERFACE, controls))
+        if s.input_thru:
+            actions.append(Play(controls, "thru"))
+        if s.mode in ("callresponse", "polyphony"):
+            self._condition(now, controls)
+        if s.mode == "callresponse":
+            if self.playing:  # the performer is back: the model stops at once
+                actions += self._stop()
+            if not s.paused:
+                self._takeover_at = now + s.threshold
+        elif s.mode == "polyphony" and not s.paused:
+            self._schedule(self._sample(), now)
+        return actions
+
+    def on_timer(self, now: float) -> list[Action]:
+        """Time has come: hand over to the model and play whatever is due."""
+        actions: list[Action] = []
+        if self._takeover_at is not None and now >= self._takeover_at:
+            self._takeover_at = None
+            self.playing = True
+            first = self._sample()
+            # Its forecast may already be overdue after the silence: then play it now.
+            self._schedule(first, max(now, self._last_event + self._delay(first)), since=0.0)
+        while self._pending and self._pending[0].due <= now:
+            pending = self._pending.pop(0)
+            controls = pending.event[1:]
+            actions.append(Play(controls, RNN))
+            if self.settings.log_predictions:
+                actions.append(Log(RNN, controls))
+            if self.playing:  # callresponse and battle continue from their own output
+                self._params = self.model.step(pending.event)
+                self._last_event = pending.due
+                due = pending.due if now - pending.due <= MAX_LATENESS else now
+                self._schedule(self._sample(), due)
+        return actions
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def set_mode(self, now: float, mode: str) -> list[Action]:
+        """Switch mode: the model stops, then starts as the new mode says."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        actions = self._stop()
+        self.settings.mode = mode
+        self._start_mode(now)
+        return actions
+
+    def set_paused(self, now: float, paused: bool) -> list[Action]:
+        """Pause or resume the model; the performer is still logged and passed through."""
+        actions = self._stop()
+        self.settings.paused = paused
+        self._start_mode(now)
+        return actions
+
+    def reset(self, now: float) -> list[Action]:
+        """Forget the performance so far (the LSTM state); the mode carries on."""
+        self.model.reset()
+        self._params = None
+        self._last_event = now
+        return []
+
+    # -- inside -----------------------------------------------------------------------------
+
+    def _start_mode(self, now: float) -> None:
+        s = self.settings
+        if s.paused:
+            return
+        if s.mode == "callresponse":
+            self._takeover_at = now + s.threshold
+        elif s.mode == "battle":
+            self.playing = True
+            self._schedule(self._sample(), now)
+
+    def _stop(self) -> list[Action]:
+        was_sounding = self.playing or bool(self._pending)
+        self._pending.clear()
+        self._takeover_at = None
+        self.playing = False
+        return [Silence()] if was_sounding else []
+
+    def _condition(self, now: float, controls: np.ndarray) -> None:
+        dt = now - self._last_event
+        # A long pause starts a new gesture, as in the datasets the model learnt from.
+        event = np.concatenate([[dt if dt <= DEFAULT_MAX_GAP else 0.0], controls])
+        self._params = self.model.step(event)
+        self._last_event = now
+
+    def _sample(self) -> np.ndarray:
+        if self._params is None:  # nothing heard yet: start from silence
+            self._params = self.model.step(np.zeros(self.model.dimension))
+        s = self.settings
+        return self.model.sample(self._params, s.pitemp, s.sigmatemp)
+
+    def _delay(self, event: np.ndarray) -> float:
+        return float(event[0]) * self.settings.timescale
+
+    def _schedule(self, event: np.ndarray, after: float, since: float | None = None) -> None:
+        """Queue an event to play its dt (x timescale) after `after`, or at `after` if since=0."""
+        due = after + (self._delay(event) if since is None else since)
+        bisect.insort(self._pending, _Pending(due, event))
+        if len(self._pending) > MAX_PENDING:
+            del self._pending[0]
