@@ -1,0 +1,14 @@
+#!/bin/bash
+# pi-gen sub-stage, run on the build host: survive a power cut on stage.
+# What survives is written up in docs/appliance.md ("Power cuts").
+set -euo pipefail
+
+# Repair the root file system at boot without asking (Raspberry Pi OS has it;
+# make sure a changed cmdline.txt keeps it).
+cmdline="${ROOTFS_DIR}/boot/firmware/cmdline.txt"
+if [ -f "${cmdline}" ] && ! grep -q 'fsck.repair=yes' "${cmdline}"; then
+	sed -i '1 s/$/ fsck.repair=yes/' "${cmdline}"
+fi
+
+# The journal is kept on disk and flushed every 10 s by systemd/impsy-journald.conf
+# (installed by 00-impsy); journald creates /var/log/journal itself.

@@ -1,0 +1,340 @@
+"""Boot the test root in qemu-system-aarch64 and check the appliance from the host.
+
+The VM's network is qemu's user mode with restrict=on: it reaches nothing, and only
+the forwarded loopback ports reach it (web UI, SSH, OSC over UDP). Each check prints
+PASS, FAIL or WAIT (a runtime feature it needs has not landed: the installed `impsy`
+lacks the command); the last line is the plain `N passed, N failed, N skipped`.
+Standard library only: the host needs no packages of ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+USB_ADDRESS = "169.254.1.1"
+
+
+def free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def osc_message(address: str, values: list[float]) -> bytes:
+    def padded(b: bytes) -> bytes:
+        return b + b"\0" * (4 - len(b) % 4)
+
+    tags = "," + "f" * len(values)
+    return padded(address.encode()) + padded(tags.encode()) + b"".join(struct.pack(">f", v) for v in values)
+
+
+class VM:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.web = free_port(socket.SOCK_STREAM)
+        self.ssh_port = free_port(socket.SOCK_STREAM)
+        self.osc = free_port(socket.SOCK_DGRAM)
+        self.console = Path(args.console)
+        self.proc: subprocess.Popen | None = None
+        self.started = 0.0
+
+    def start(self) -> None:
+        fwd = (
+            f"hostfwd=tcp:127.0.0.1:{self.web}-:4000,"
+            f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22,"
+            f"hostfwd=udp:127.0.0.1:{self.osc}-:6000"
+        )
+        cmd = [
+            "qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", "2", "-m", "1024",
+            "-accel", "tcg,thread=multi", "-nographic", "-no-reboot",
+            "-kernel", self.args.kernel, "-initrd", self.args.initrd,
+            "-append", "root=/dev/vda rw console=ttyAMA0 panic=10",
+            "-drive", f"if=none,id=d0,file={self.args.disk},format=raw",
+            "-device", "virtio-blk-pci,drive=d0",
+            "-netdev", f"user,id=n0,restrict=on,{fwd}", "-device", "virtio-net-pci,netdev=n0",
+            "-serial", f"file:{self.console}", "-monitor", "none", "-display", "none",
+        ]  # fmt: skip
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ssh(self, command: str, timeout: float = 60, stdin: bytes | None = None):
+        cmd = [
+            "ssh", "-p", str(self.ssh_port), "-i", self.args.key, "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
+            f"{self.args.user}@127.0.0.1", command,
+        ]  # fmt: skip
+        return subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, check=False)
+
+    def ssh_popen(self, command: str) -> subprocess.Popen:
+        cmd = [
+            "ssh", "-p", str(self.ssh_port), "-i", self.args.key, "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", f"{self.args.user}@127.0.0.1", command,
+        ]  # fmt: skip
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def put(self, local: Path, remote: str) -> None:
+        done = self.ssh(f"cat > {shlex.quote(remote)}", stdin=local.read_bytes())
+        if done.returncode:
+            raise RuntimeError(f"copy {local} failed: {done.stderr.decode()}")
+
+
+class Report:
+    def __init__(self):
+        self.rows: list[tuple[str, str, str]] = []
+        self.figures: dict[str, float] = {}
+
+    def add(self, status: str, name: str, detail: str) -> None:
+        self.rows.append((status, name, detail))
+        print(f"{status:4} {name}: {detail}", flush=True)
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        self.add("PASS" if ok else "FAIL", name, detail)
+
+    def summary(self) -> int:
+        passed = sum(1 for s, _, _ in self.rows if s == "PASS")
+        failed = sum(1 for s, _, _ in self.rows if s == "FAIL")
+        waiting = sum(1 for s, _, _ in self.rows if s == "WAIT")
+        for key, value in self.figures.items():
+            print(f"figure {key}: {value:.1f} s")
+        print(f"{passed} passed, {failed} failed, {waiting} skipped")
+        return 1 if failed else 0
+
+
+def wait_for(predicate, timeout: float, vm: VM, interval: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not vm.alive():
+            return None
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    return None
+
+
+def http_get(port: int, path: str = "/") -> tuple[int, str] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as reply:
+            return reply.status, reply.read(200_000).decode(errors="replace")
+    except (OSError, ValueError):
+        return None
+
+
+def run_checks(vm: VM, report: Report, args: argparse.Namespace) -> None:
+    ssh_up = wait_for(lambda: vm.ssh("true", timeout=30).returncode == 0, args.boot_timeout, vm, 3)
+    report.check("ssh", bool(ssh_up), f"{args.user}@ logs in with the build's key (port {vm.ssh_port})")
+    if not ssh_up:
+        return
+    report.figures["power-on to SSH"] = time.monotonic() - vm.started
+
+    commands = vm.ssh("/opt/impsy/venv/bin/impsy --help").stdout.decode()
+    has = {name: f" {name} " in commands or f" {name}\n" in commands for name in ("run", "webui", "init")}
+
+    # Both services: the web UI answering is the user's first sign of life.
+    if has["webui"]:
+        web = wait_for(lambda: http_get(vm.web), args.boot_timeout, vm)
+        if web:
+            report.figures["power-on to web UI"] = time.monotonic() - vm.started
+        report.check(
+            "web UI answers", bool(web) and web[0] == 200,
+            f"GET http://127.0.0.1:{vm.web}/ -> {web[0] if web else 'no answer'}",
+        )  # fmt: skip
+    else:
+        report.add("WAIT", "web UI answers", "runtime has no `impsy webui` command yet")
+
+    active = wait_for(
+        lambda: (out := vm.ssh("systemctl is-active impsy-run impsy-web").stdout.decode().split())
+        == ["active", "active"] and out,
+        120, vm, 3,
+    )  # fmt: skip
+    states = vm.ssh("systemctl is-active impsy-run impsy-web").stdout.decode().split()
+    if active or has["webui"]:
+        report.check("both services active", bool(active), f"impsy-run, impsy-web: {' '.join(states)}")
+    else:
+        report.check("impsy-run active", states[:1] == ["active"], f"impsy-run: {states[:1]}")
+        report.add("WAIT", "impsy-web active", "runtime has no `impsy webui` command yet")
+
+    # Type=notify + watchdog: after several watchdog periods the loop is still on its first start.
+    show = vm.ssh("systemctl show impsy-run -p Type -p WatchdogUSec -p NRestarts -p ActiveState")
+    props = dict(line.split("=", 1) for line in show.stdout.decode().split() if "=" in line)
+    time.sleep(max(0.0, 45 - (time.monotonic() - vm.started - report.figures["power-on to SSH"])))
+    again = vm.ssh("systemctl show impsy-run -p NRestarts -p ActiveState").stdout.decode().split()
+    props.update(line.split("=", 1) for line in again if "=" in line)
+    report.check(
+        "impsy-run notify + watchdog",
+        props.get("Type") == "notify" and props.get("ActiveState") == "active" and props.get("NRestarts") == "0",
+        f"Type={props.get('Type')} WatchdogUSec={props.get('WatchdogUSec')} "
+        f"NRestarts={props.get('NRestarts')} ActiveState={props.get('ActiveState')}",
+    )  # fmt: skip
+
+    check_osc(vm, report)
+    check_usb(vm, report)
+    check_midi(vm, report)
+
+    failed = vm.ssh("systemctl --failed --no-legend --plain").stdout.decode().strip()
+    report.check("no failed units", not failed, failed.replace("\n", "; ") or "none")
+
+
+def check_osc(vm: VM, report: Report) -> None:
+    """An /interface message in over the forwarded UDP port, the /impsy answer out."""
+    cfg = vm.ssh(
+        "python3 -c 'import tomllib; c = tomllib.load(open(\"/srv/impsy/config.toml\", \"rb\"));"
+        ' print(c["model"]["dimension"], c.get("osc", {}).get("client_port", 0))\''
+    ).stdout.decode().split()
+    if len(cfg) != 2 or cfg[1] == "0":
+        report.check("OSC in, /impsy out", False, f"no [osc] section in /srv/impsy/config.toml ({cfg})")
+        return
+    dimension, client_port = int(cfg[0]), int(cfg[1])
+    vm.put(HERE / "guest" / "osc_listen.py", "/tmp/osc_listen.py")
+    listener = vm.ssh_popen(f"python3 /tmp/osc_listen.py {client_port} /impsy 60")
+    assert listener.stdout is not None
+    if listener.stdout.readline().strip() != "READY":
+        report.check("OSC in, /impsy out", False, "listener in the VM did not start")
+        return
+    answer = ""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        deadline = time.monotonic() + 60
+        step = 0
+        while time.monotonic() < deadline and listener.poll() is None:
+            # A short gesture, then stillness: in callresponse mode IMPSY answers the pause.
+            for _ in range(5):
+                values = [((step * 0.137 + i * 0.21) % 1.0) for i in range(dimension - 1)]
+                sock.sendto(osc_message("/interface", values), ("127.0.0.1", vm.osc))
+                step += 1
+                time.sleep(0.05)
+            time.sleep(2)
+        out, _ = listener.communicate(timeout=70)
+        answer = out.strip()
+    report.check(
+        "OSC in, /impsy out", answer.startswith("/impsy"),
+        f"/interface ({dimension - 1} floats) to 127.0.0.1:{vm.osc} -> {answer or 'no /impsy answer'}",
+    )  # fmt: skip
+
+
+def check_usb(vm: VM, report: Report) -> None:
+    """usb0 (g_ether on the VM's dummy_hcd) up at 169.254.1.1, named by avahi, and a
+    "laptop" on the other end of the cable that resolves impsypi.local and browses."""
+    state = wait_for(lambda: _usb0(vm), 90, vm, 3)
+    report.check("usb0 up with its address", bool(state), f"usb0: {state or _usb0_raw(vm)}")
+
+    browse = vm.ssh("avahi-browse -rpt _http._tcp; avahi-browse -rpt _osc._udp", timeout=60).stdout.decode()
+    http_ok = any(";_http._tcp;" in ln and ";4000;" in ln and ln.startswith("=") for ln in browse.splitlines())
+    osc_ok = any(";_osc._udp;" in ln and ";6000;" in ln and ln.startswith("=") for ln in browse.splitlines())
+    report.check("avahi services", http_ok and osc_ok, f"_http._tcp:4000 {http_ok}, _osc._udp:6000 {osc_ok}")
+
+    resolved = vm.ssh("avahi-resolve -4 -n impsypi.local; avahi-resolve -a 169.254.1.1", timeout=30)
+    report.check(
+        "avahi registered the address", "impsypi.local" in resolved.stdout.decode(),
+        resolved.stdout.decode().strip().replace("\n", "; ") or resolved.stderr.decode().strip(),
+    )  # fmt: skip
+
+    vm.put(HERE / "guest" / "laptop.py", "/tmp/laptop.py")
+    script = (
+        "set -e; host_if=; for d in /sys/class/net/*; do"
+        ' drv=$(basename "$(readlink -f "$d/device/driver")" 2>/dev/null || true);'
+        ' case "$drv" in cdc_ether|rndis_host) host_if=$(basename "$d");; esac; done;'
+        ' [ -n "$host_if" ] || { echo "no host-side USB network interface"; exit 1; };'
+        " sudo ip netns add laptop; sudo ip link set $host_if netns laptop;"
+        " sudo ip -n laptop link set lo up; sudo ip -n laptop link set $host_if up;"
+        " sudo ip -n laptop addr add 169.254.7.7/16 dev $host_if;"
+        " sudo ip -n laptop route add 224.0.0.0/4 dev $host_if;"
+        " echo laptop side: $host_if; sleep 2;"
+        " sudo ip netns exec laptop python3 /tmp/laptop.py 169.254.7.7 impsypi.local"
+    )
+    laptop = vm.ssh(script, timeout=120)
+    out = (laptop.stdout + laptop.stderr).decode().strip()
+    web_ok = "http 200" in out
+    mdns_ok = f"-> {USB_ADDRESS}" in out
+    report.check("laptop on the cable: mDNS", mdns_ok, out.splitlines()[1] if len(out.splitlines()) > 1 else out)
+    report.check("laptop on the cable: web UI", web_ok, out.replace("\n", "; "))
+
+
+def _usb0_raw(vm: VM) -> str:
+    return vm.ssh("ip -br addr show usb0; nmcli -t -f GENERAL.CONNECTION device show usb0").stdout.decode().strip()
+
+
+def _usb0(vm: VM) -> str | None:
+    out = vm.ssh("ip -j addr show usb0").stdout.decode()
+    try:
+        info = json.loads(out)[0]
+    except (ValueError, IndexError):
+        return None
+    addresses = [f"{a['local']}/{a['prefixlen']}" for a in info.get("addr_info", [])]
+    if info.get("operstate") == "UP" and f"{USB_ADDRESS}/16" in addresses:
+        return f"{info['operstate']} {' '.join(addresses)}"
+    return None
+
+
+def check_midi(vm: VM, report: Report) -> None:
+    """snd-seq-dummy gives the VM a real ALSA sequencer; rtmidi virtual ports play the
+    controller and the synth, and `impsy run` sits between them."""
+    loaded = vm.ssh("sudo modprobe snd-seq-dummy && cat /proc/asound/seq/clients")
+    through = "Midi Through" in loaded.stdout.decode()
+    report.check("ALSA sequencer in the VM", through, "snd-seq-dummy: Midi Through client" if through else
+                 (loaded.stdout + loaded.stderr).decode().strip()[:200])  # fmt: skip
+    if not through:
+        return
+    vm.put(HERE / "guest" / "midi_roundtrip.py", "/tmp/midi_roundtrip.py")
+    dim = vm.ssh(
+        "python3 -c 'import tomllib; print(tomllib.load(open(\"/srv/impsy/config.toml\", \"rb\"))[\"model\"][\"dimension\"])'"
+    ).stdout.decode().strip()  # fmt: skip
+    done = vm.ssh(f"/opt/impsy/venv/bin/python /tmp/midi_roundtrip.py /srv/impsy/config.toml {dim} 60", timeout=400)
+    out = (done.stdout + done.stderr).decode().strip()
+    if "midi" in out.lower() and ("unknown section" in out.lower() or "not supported" in out.lower()):
+        report.add("WAIT", "MIDI through impsy run", "runtime has no [midi] channel yet: " + out[-200:])
+        return
+    report.check("MIDI through impsy run", done.returncode == 0, out.replace("\n", "; ")[-300:])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kernel", required=True)
+    parser.add_argument("--initrd", required=True)
+    parser.add_argument("--disk", required=True)
+    parser.add_argument("--key", required=True, help="SSH private key for the first user")
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--console", required=True, help="file for the VM's serial console")
+    parser.add_argument("--boot-timeout", type=float, default=420)
+    args = parser.parse_args()
+
+    report = Report()
+    vm = VM(args)
+    vm.start()
+    try:
+        run_checks(vm, report, args)
+    except Exception as error:  # a harness bug must still print the summary
+        report.add("FAIL", "harness", f"{type(error).__name__}: {error}")
+    finally:
+        journal = vm.ssh("sudo journalctl -b --no-pager -u impsy-run -u impsy-web -u impsy-usb-gadget -n 80")
+        Path(args.console).with_suffix(".journal").write_bytes(journal.stdout + journal.stderr)
+        vm.ssh("sudo systemctl poweroff", timeout=20)
+        time.sleep(3)
+        vm.stop()
+    return report.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

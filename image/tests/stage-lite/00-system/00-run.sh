@@ -1,0 +1,38 @@
+#!/bin/bash
+# TEST ONLY: what pi-gen's stage1/stage2 do that our stage relies on: hostname, the
+# first user (password, SSH key), SSH on, root locked, an fstab for the VM's disk.
+set -euo pipefail
+
+echo "${TARGET_HOSTNAME}" >"${ROOTFS_DIR}/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "${TARGET_HOSTNAME}" >"${ROOTFS_DIR}/etc/hosts"
+printf '/dev/vda\t/\text4\tdefaults,noatime\t0\t1\n' >"${ROOTFS_DIR}/etc/fstab"
+
+on_chroot <<CHROOT
+apt-get update -qq
+if ! id -u "${FIRST_USER_NAME}" >/dev/null 2>&1; then
+	adduser --disabled-password --gecos "" "${FIRST_USER_NAME}"
+fi
+for g in sudo adm audio dialout plugdev netdev; do
+	getent group "\$g" >/dev/null && usermod -aG "\$g" "${FIRST_USER_NAME}"
+done
+if [ -n "${FIRST_USER_PASS}" ]; then
+	echo "${FIRST_USER_NAME}:${FIRST_USER_PASS}" | chpasswd
+fi
+usermod --lock root
+if [ "${ENABLE_SSH}" = 1 ]; then systemctl enable ssh; fi
+CHROOT
+
+if [ -n "${PUBKEY_SSH_FIRST_USER}" ]; then
+	home="${ROOTFS_DIR}/home/${FIRST_USER_NAME}"
+	install -d -m 700 "${home}/.ssh"
+	echo "${PUBKEY_SSH_FIRST_USER}" >"${home}/.ssh/authorized_keys"
+	chmod 600 "${home}/.ssh/authorized_keys"
+	on_chroot <<<"chown -R ${FIRST_USER_NAME}: /home/${FIRST_USER_NAME}/.ssh"
+fi
+if [ "${PUBKEY_ONLY_SSH}" = 1 ]; then
+	printf 'PasswordAuthentication no\n' >"${ROOTFS_DIR}/etc/ssh/sshd_config.d/10-pubkey-only.conf"
+fi
+
+# The harness drives the VM through sudo over SSH (modprobe, journalctl).
+echo "${FIRST_USER_NAME} ALL=(ALL) NOPASSWD: ALL" >"${ROOTFS_DIR}/etc/sudoers.d/010-test-nopasswd"
+chmod 440 "${ROOTFS_DIR}/etc/sudoers.d/010-test-nopasswd"

@@ -1,0 +1,23 @@
+#!/bin/bash
+# TEST ONLY: Debian's arm64 kernel and modules for qemu's virt machine, unpacked
+# (not installed: its postinst would run mkinitramfs, over 10 minutes under
+# emulation; the harness builds a tiny initrd instead), and busybox for that initrd.
+set -euo pipefail
+
+debs="${WORK_DIR}/test-debs"
+rm -rf "${debs}" "${ROOTFS_DIR}/tmp/test-debs"
+mkdir -p "${debs}" "${ROOTFS_DIR}/tmp/test-debs"
+on_chroot <<'CHROOT'
+cd /tmp/test-debs
+kernel="$(apt-cache depends linux-image-arm64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
+apt-get download "${kernel}" busybox-static
+CHROOT
+mv "${ROOTFS_DIR}"/tmp/test-debs/*.deb "${debs}/"
+rmdir "${ROOTFS_DIR}/tmp/test-debs"
+dpkg-deb -x "${debs}"/linux-image-*.deb "${ROOTFS_DIR}"
+version="$(basename "$(ls -d "${ROOTFS_DIR}"/lib/modules/*/)")"
+on_chroot <<<"depmod -a ${version}"
+
+# The Pi's dwc2 stands in as dummy_hcd: a USB device controller, with a host port
+# wired to it inside the VM, so the gadget gets a real link.
+echo dummy_hcd >"${ROOTFS_DIR}/etc/modules-load.d/impsy-test-udc.conf"
