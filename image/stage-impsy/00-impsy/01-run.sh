@@ -23,6 +23,10 @@ if compgen -G "${IMPSY_SRC}/models/*" >/dev/null; then
 fi
 install -m 644 "${IMPSY_SRC}/docs/appliance.md" "${ROOTFS_DIR}/opt/impsy/docs/"
 
+# `impsy check-config`, `impsy check` and friends for the SSH user.
+# shellcheck disable=SC2016  # expanded at login, not here
+printf 'PATH="${PATH}:/opt/impsy/venv/bin"\n' >"${ROOTFS_DIR}/etc/profile.d/impsy.sh"
+
 install -m 644 "${IMPSY_SRC}/systemd/impsy-run.service" "${IMPSY_SRC}/systemd/impsy-web.service" \
 	"${IMPSY_SRC}/systemd/impsy-usb-gadget.service" "${ROOTFS_DIR}/etc/systemd/system/"
 install -d "${ROOTFS_DIR}/etc/systemd/journald.conf.d"
