@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from collections.abc import Callable, Sequence
 
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -12,6 +14,7 @@ from pythonosc.osc_packet import OscPacket, ParseError
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, list], None]
+RECEIVE_BUFFER = 1 << 20  # bytes; the kernel caps it at net.core.rmem_max
 
 
 def osc_message(address: str, args: Sequence[object]) -> bytes:
@@ -43,9 +46,12 @@ class OscEndpoint(asyncio.DatagramProtocol):
         cls, host: str, port: int, on_message: Handler, on_garbage: Callable[[str], None]
     ) -> OscEndpoint:
         loop = asyncio.get_running_loop()
-        _, endpoint = await loop.create_datagram_endpoint(
+        transport, endpoint = await loop.create_datagram_endpoint(
             lambda: cls(on_message, on_garbage), local_addr=(host, port)
         )
+        # A controller can burst faster than one message per loop turn; let the kernel hold more.
+        with contextlib.suppress(OSError):
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         return endpoint
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

@@ -1,0 +1,107 @@
+"""`impsy run` as a real process, talked to over real UDP sockets on loopback."""
+
+import time
+
+import pytest
+from udp_harness import WAIT, Impsy
+
+from impsy.dataset import build_dataset
+from impsy.logs import read_log
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def impsy(tmp_path):
+    running = []
+
+    def start(**kwargs) -> Impsy:
+        running.append(Impsy(tmp_path, **kwargs))
+        return running[-1]
+
+    yield start
+    for process in running:
+        if process.process.poll() is None:
+            process.stop()
+
+
+def test_interface_in_impsy_out_and_monitor(impsy):
+    run = impsy()
+    run.send("/interface", *[0.5] * 8)
+    answer = run.client.next("/impsy")
+    assert len(answer) == 8 and all(0.0 <= v <= 1.0 for v in answer)
+    assert run.monitor.next("/monitor/in") == pytest.approx([0.5] * 8)
+    assert len(run.monitor.next("/monitor/out")) == 8
+
+
+def test_command_port_and_osc_commands_change_the_state(impsy):
+    run = impsy()
+    run.send("/impsy/mode", "useronly", port=run.command_port)
+    run.send("/impsy/sigmatemp", 0.5, port=run.command_port)
+    run.send("/impsy/pitemp", 2.0)  # the same commands on the [osc] port
+    run.send("/impsy/pause", 1)
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        state = run.state()
+        wanted = ("useronly", 0.5, 2.0, True)
+        if (state["mode"], state["sigmatemp"], state["pitemp"], state["paused"]) == wanted:
+            break
+    else:
+        raise AssertionError(f"state never changed: {state}")
+    assert state["model"]["dimension"] == 9 and state["model"]["size"] == "s"
+
+
+def test_malformed_messages_are_dropped_and_counted(impsy):
+    run = impsy()
+    run.send("/interface", *[0.5] * 3)  # wrong count
+    run.send("/interface", *[0.5] * 7, "x")  # wrong type
+    run.send("/interface", *[0.5] * 7, float("nan"))
+    run.send("/interface", *[0.5] * 7, 3.0)  # out of range
+    run.send("/impsy/mode", "karaoke")
+    run.send("/nowhere", 1)
+    run.sender.sendto(b"\x00garbage", ("127.0.0.1", run.osc_port))
+    run.send("/interface", *[0.25] * 8)  # and a good one still gets through
+    assert run.client.next("/impsy")
+    deadline = time.monotonic() + WAIT
+    while run.state().get("dropped", {}).get("osc") != 7:
+        assert time.monotonic() < deadline, run.state()
+    out = run.stop()
+    assert "/interface: expected 8 values, got 3" in out  # the first is warned about
+    assert "7 malformed messages dropped" in out
+
+
+def test_flood_every_accepted_message_is_logged_and_it_still_answers(impsy):
+    run = impsy(mode="useronly")
+    for i in range(10_000):
+        run.send("/interface", i / 10_000, *[0.5] * 7)
+        if i % 500 == 0:
+            time.sleep(0.005)  # the kernel's UDP buffer is finite; we test IMPSY, not it
+    deadline = time.monotonic() + WAIT
+    while (accepted := run.state()["counts"].get("in", 0)) < 10_000 and time.monotonic() < deadline:
+        pass
+    run.send("/impsy/mode", "polyphony", port=run.command_port)
+    run.client.drain()
+    run.send("/interface", *[0.75] * 8)
+    assert len(run.client.next("/impsy")) == 8  # still answering
+    run.stop()
+    (log,) = list(run.logs.iterdir())
+    rows = read_log(log)
+    # What the kernel dropped from a full socket buffer never reached IMPSY; all it accepted is logged.
+    assert 1_000 <= accepted <= 10_000
+    assert rows.events == accepted + 1 and rows.skipped == 0
+    firsts = rows.controls[:-1, 0]
+    assert len(set(firsts.tolist())) == accepted  # each one once
+    assert list(firsts) == sorted(firsts)  # in order
+
+
+def test_logs_written_here_load_in_the_dataset_builder(impsy):
+    run = impsy(mode="useronly")
+    for i in range(60):
+        run.send("/interface", *[i / 60] * 8)
+        time.sleep(0.002)
+    while run.state()["counts"].get("in", 0) < 60:
+        pass
+    run.stop()
+    dataset, report = build_dataset(run.logs, 9)
+    assert len(dataset.events) == 60 and report.skipped == 0
+    assert dataset.events[-1, 1:] == pytest.approx([59 / 60] * 8)
