@@ -22,6 +22,9 @@ class Sink(Protocol):
     def control(self, source: str, index: int, value: float) -> None:
         """One control changed (a MIDI note or CC)."""
 
+    def controls(self, source: str, changes: dict[int, float]) -> None:
+        """Several controls changed by one message (a note's pitch and velocity): one event."""
+
     def command(self, source: str, name: str, value: object) -> None:
         """A live command: mode, pause, reset, sigmatemp, pitemp, timescale."""
 
@@ -68,6 +71,9 @@ class ThreadSafeSink:
 
     def control(self, source: str, index: int, value: float) -> None:
         self._loop.call_soon_threadsafe(self._sink.control, source, index, value)
+
+    def controls(self, source: str, changes: dict[int, float]) -> None:
+        self._loop.call_soon_threadsafe(self._sink.controls, source, changes)
 
     def command(self, source: str, name: str, value: object) -> None:
         self._loop.call_soon_threadsafe(self._sink.command, source, name, value)

@@ -112,8 +112,12 @@ class Performance:
         self._input(self._controls)
 
     def control(self, source: str, index: int, value: float) -> None:
+        self.controls(source, {index: value})
+
+    def controls(self, source: str, changes: dict[int, float]) -> None:
         controls = self._controls.copy()
-        controls[index] = value
+        for index, value in changes.items():
+            controls[index] = value
         self._controls = controls
         self._input(controls)
 
