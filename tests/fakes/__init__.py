@@ -1,0 +1,1 @@
+"""Stand-ins for hardware and for the performance, shared by the channel tests."""
