@@ -1,0 +1,212 @@
+"""The whole working folder as one .zip, and back.
+
+A backup is streamed as it is made (nothing is held in memory or written to the card). A
+restore is checked in full before anything is replaced: every member must be a plain file with
+a name a working folder may hold, the sizes are bounded (zip bombs), the config must pass the
+checker, datasets must load without pickle and models must run. Then the files move into place;
+files the archive does not mention are left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from impsy.config import ERROR
+from impsy.dataset import DatasetError, load_dataset
+from impsy.logs import LOG_NAME
+from impsy.web import modelcheck
+from impsy.web.configtext import check_text
+from impsy.web.inventory import DATASET_MAX_UNPACKED, dataset_unpacked_size
+from impsy.web.paths import CONFIG, PREVIOUS, SAFE_NAME, Workdir, fsync_folder, walk_files
+
+CHUNK = 256 * 1024
+COMPRESSIBLE = (".log", ".toml", ".previous", ".json")
+MAX_MEMBERS = 20000
+# What a backup may hold: (pattern of the member name, what it is).
+_MEMBERS = (
+    (re.compile(re.escape(CONFIG)), "config"),
+    (re.compile(re.escape(PREVIOUS)), "previous config"),
+    (re.compile("logs/" + LOG_NAME.pattern.strip("^$")), "log"),
+    (re.compile(rf"datasets/{SAFE_NAME}\.npz"), "dataset"),
+    (re.compile(rf"models/{SAFE_NAME}\.tflite"), "model"),
+    (re.compile(rf"models/{SAFE_NAME}\.(keras|h5|json|png)"), "model file"),
+)
+
+
+class _Pipe:
+    """A write-only stream whose bytes are collected for a generator to hand on."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.chunks = b"".join(self.chunks), []
+        return data
+
+
+def stream_backup(workdir: Workdir) -> Iterator[bytes]:
+    """The bytes of a .zip of the working folder, made as they are sent."""
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w") as archive:  # type: ignore[arg-type]  # unseekable is fine
+        for name, path in walk_files(workdir):
+            try:
+                handle = open(path, "rb")  # noqa: SIM115  closed by the with below
+            except OSError:
+                continue
+            with handle:
+                info = zipfile.ZipInfo.from_file(path, name)
+                if name.endswith(COMPRESSIBLE):
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(info, "w", force_zip64=True) as member:
+                    while chunk := handle.read(CHUNK):
+                        member.write(chunk)
+                        if sum(map(len, pipe.chunks)) >= CHUNK:
+                            yield pipe.take()
+            yield pipe.take()
+    yield pipe.take()
+
+
+class RestoreError(Exception):
+    """The archive cannot be restored; nothing was changed."""
+
+
+@dataclass
+class RestoreReport:
+    restored: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+
+
+def member_kind(name: str) -> str | None:
+    for pattern, kind in _MEMBERS:
+        if pattern.fullmatch(name):
+            return kind
+    return None
+
+
+def restore(
+    workdir: Workdir, archive_path: Path, max_unpacked: int, check_models=modelcheck.check_files
+) -> RestoreReport:
+    """Check every member of a backup .zip, then move them into the working folder."""
+    try:
+        archive = zipfile.ZipFile(archive_path)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise RestoreError(f"not a .zip archive ({error})") from error
+    staging = workdir.state / "restore"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        with archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            _check_members(members, max_unpacked)
+            staging.mkdir(parents=True)
+            for member in members:
+                _extract(archive, member, staging / member.filename)
+        _check_contents(staging, members, check_models)
+        return _move_into_place(workdir, staging, members)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_members(members: list[zipfile.ZipInfo], max_unpacked: int) -> None:
+    if not members:
+        raise RestoreError("the archive is empty")
+    if len(members) > MAX_MEMBERS:
+        raise RestoreError(f"the archive holds more than {MAX_MEMBERS} files")
+    seen = set()
+    for member in members:
+        name = member.filename
+        mode = member.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise RestoreError(f"{name}: symbolic links are not restored")
+        if name in seen:
+            raise RestoreError(f"{name}: appears twice in the archive")
+        seen.add(name)
+        if member_kind(name) is None:
+            raise RestoreError(
+                f"{name!r} is not something a backup holds (config.toml, logs/*.log, "
+                "datasets/*.npz, models/*.tflite and their reports)"
+            )
+        if member.flag_bits & 0x1:
+            raise RestoreError(f"{name}: encrypted files are not restored")
+    total = sum(m.file_size for m in members)
+    if total > max_unpacked:
+        raise RestoreError(
+            f"the archive would unpack to {total / 2**20:.0f} MB, more than the "
+            f"{max_unpacked / 2**20:.0f} MB allowed"
+        )
+
+
+def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path) -> None:
+    """Copy one member out, never writing more than it declared (a lying header is refused)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    try:
+        with archive.open(member) as source, open(target, "wb") as out:
+            while chunk := source.read(CHUNK):
+                written += len(chunk)
+                if written > member.file_size:
+                    raise RestoreError(f"{member.filename}: bigger than the archive says")
+                out.write(chunk)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
+        raise RestoreError(f"{member.filename}: cannot be read from the archive ({error})") from error
+
+
+def _check_contents(staging: Path, members: list[zipfile.ZipInfo], check_models) -> None:
+    models = []
+    for member in members:
+        path = staging / member.filename
+        kind = member_kind(member.filename)
+        if kind == "config":
+            try:
+                text = path.read_bytes().decode("utf-8-sig")
+            except UnicodeDecodeError as error:
+                raise RestoreError("config.toml: not UTF-8 text") from error
+            config, problems = check_text(text, CONFIG)
+            if config is None:
+                first = next(p for p in problems if p.severity == ERROR)
+                raise RestoreError(f"config.toml in the archive is not valid: {first.text}")
+        elif kind == "dataset":
+            try:
+                if dataset_unpacked_size(path) > DATASET_MAX_UNPACKED:
+                    raise DatasetError("it unpacks to too much data")
+                load_dataset(path)  # never with allow_pickle
+            except DatasetError as error:
+                message = str(error).replace(f"{path}: ", "")
+                raise RestoreError(f"{member.filename}: {message}") from error
+        elif kind == "model":
+            models.append(path)
+    for path, figures in zip(models, check_models(models), strict=True):
+        if "error" in figures:
+            raise RestoreError(f"models/{path.name}: {figures['error']}")
+
+
+def _move_into_place(workdir: Workdir, staging: Path, members: list[zipfile.ZipInfo]) -> RestoreReport:
+    report = RestoreReport()
+    # The config last, so that a model it names is there before it.
+    names = sorted((m.filename for m in members), key=lambda n: n in (CONFIG, PREVIOUS))
+    for name in names:  # every target is checked before anything moves
+        target = workdir.root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not workdir.inside(target.parent) or (target.is_symlink() and not workdir.inside(target)):
+            raise RestoreError(f"{name}: its folder points outside the working folder")
+    for name in names:
+        target = workdir.root / name
+        if name == CONFIG and target.is_file() and PREVIOUS not in names:
+            shutil.copyfile(target, workdir.previous_config)
+        (report.replaced if target.exists() else report.restored).append(name)
+        os.replace(staging / name, target)
+        fsync_folder(target.parent)
+    return report

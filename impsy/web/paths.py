@@ -1,0 +1,189 @@
+"""The working folder: every path a request names is checked to stay inside it.
+
+A request only ever names a plain file name inside one of the known folders (logs/, datasets/,
+models/); a name with a slash, a leading dot or the wrong shape is refused, and a name that is a
+symlink pointing outside the working folder is refused too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from impsy.logs import LOG_NAME
+
+CONFIG = "config.toml"
+PREVIOUS = "config.toml.previous"
+STATE = ".webui"  # the web UI's own files: secret key, password hash, lock, caches
+PART = ".part"  # uploads being received
+
+SAFE_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}"
+KINDS: dict[str, tuple[str, re.Pattern[str], str]] = {
+    # kind: (folder, allowed names, what a user is told a name must look like)
+    "log": ("logs", LOG_NAME, "YYYY-MM-DDTHH-MM-SS-<D>d-mdrnn.log, as IMPSY names its logs"),
+    "dataset": ("datasets", re.compile(SAFE_NAME + r"\.npz"), "a name ending in .npz"),
+    "model": ("models", re.compile(SAFE_NAME + r"\.tflite"), "a name ending in .tflite"),
+}
+# Files beside a model: its training report and loss plot.
+MODEL_EXTRAS = (".report.json", ".loss.png")
+NAME_RULE = "letters, digits, '.', '_' and '-' only, not starting with '.'"
+
+
+class PathRefused(Exception):
+    """A request named a path it may not have; status is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def check_name(kind: str, name: str) -> str:
+    """The name if it is a plain file name of this kind; PathRefused(400) otherwise."""
+    _, pattern, shape = KINDS[kind]
+    if not name or "/" in name or "\\" in name or "\0" in name or name.startswith("."):
+        raise PathRefused(400, f"{name!r} is not a {kind} file name: use {NAME_RULE}")
+    if not pattern.fullmatch(name):
+        raise PathRefused(400, f"{name!r} is not a {kind} file name: expected {shape} ({NAME_RULE})")
+    return name
+
+
+@dataclass(frozen=True)
+class Workdir:
+    """The folder `impsy run` works in: config.toml, logs/, datasets/, models/."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, folder: str | Path) -> Workdir:
+        return cls(Path(folder).absolute())
+
+    @property
+    def real(self) -> Path:
+        return self.root.resolve()
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG
+
+    @property
+    def previous_config(self) -> Path:
+        return self.root / PREVIOUS
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE
+
+    def folder(self, kind: str) -> Path:
+        return self.root / KINDS[kind][0]
+
+    def inside(self, path: Path) -> bool:
+        """Does this path, with every symlink followed, stay inside the working folder?"""
+        try:
+            path.resolve().relative_to(self.real)
+        except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
+            return False
+        return True
+
+    def file(self, kind: str, name: str, must_exist: bool = True) -> Path:
+        """The path of a named file of a kind, checked: PathRefused(400/403/404) otherwise."""
+        check_name(kind, name)
+        path = self.folder(kind) / name
+        if not self.inside(path):
+            raise PathRefused(403, f"{KINDS[kind][0]}/{name} points outside the working folder: refused")
+        if must_exist and not path.is_file():
+            raise PathRefused(404, f"there is no {kind} called {name!r}")
+        return path
+
+    def files(self, kind: str) -> list[Path]:
+        """Files of a kind that may be served, sorted by name (escaping symlinks left out)."""
+        folder, pattern, _ = KINDS[kind]
+        base = self.root / folder
+        if not base.is_dir() or not self.inside(base):
+            return []
+        found = []
+        for path in base.iterdir():
+            if pattern.fullmatch(path.name) and path.is_file() and self.inside(path):
+                found.append(path)
+        return sorted(found, key=lambda p: p.name)
+
+    def ensure(self) -> None:
+        """Create the folders (not the config); fine if they exist."""
+        for kind in KINDS:
+            self.folder(kind).mkdir(parents=True, exist_ok=True)
+
+    def disk_free(self) -> int | None:
+        try:
+            return shutil.disk_usage(self.root).free
+        except OSError:
+            return None
+
+
+def part_file(folder: Path) -> Path:
+    """A fresh hidden file name in `folder` for an upload in progress (same file system)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f".upload-{secrets.token_hex(8)}{PART}"
+
+
+def write_atomically(path: Path, data: bytes, keep_previous: Path | None = None) -> None:
+    """Write a file so that a reader (or a power cut) sees the old or the new one, never half.
+
+    With keep_previous, the file being replaced is first copied there.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, 0o664)
+        if keep_previous is not None and path.is_file():
+            write_atomically(keep_previous, path.read_bytes())
+        os.replace(tmp, path)
+        fsync_folder(path.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (best effort: not every system allows it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def unique_name(folder: Path, name: str, suffix: str) -> str:
+    """`name` if free in folder, else name with -2, -3 ... before the suffix."""
+    stem = name[: -len(suffix)]
+    candidate, n = name, 1
+    while (folder / candidate).exists():
+        n += 1
+        candidate = f"{stem}-{n}{suffix}"
+    return candidate
+
+
+def walk_files(workdir: Workdir) -> Iterator[tuple[str, Path]]:
+    """(archive name, path) of everything a backup holds: config and the three folders."""
+    for name in (CONFIG, PREVIOUS):
+        path = workdir.root / name
+        if path.is_file() and workdir.inside(path):
+            yield name, path
+    for kind in KINDS:
+        base = workdir.folder(kind)
+        if not base.is_dir() or not workdir.inside(base):
+            continue
+        for path in sorted(base.iterdir(), key=lambda p: p.name):
+            if path.name.startswith(".") or not path.is_file() or not workdir.inside(path):
+                continue
+            yield f"{KINDS[kind][0]}/{path.name}", path

@@ -1,0 +1,164 @@
+"""`impsy webui`: serve the web UI with a multi-threaded WSGI server from the standard library.
+
+One thread per connection, so a live stream (server-sent events) never blocks another page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import logging
+import shlex
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from impsy.notify import notify
+from impsy.web.options import default_restart_command
+
+log = logging.getLogger("impsy.web")
+
+
+class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # live streams must not keep the process from stopping
+    block_on_close = False
+    allow_reuse_address = True
+
+
+class IPv6ThreadingWSGIServer(ThreadingWSGIServer):
+    address_family = socket.AF_INET6
+
+
+class QuietHandler(WSGIRequestHandler):
+    """Log refused and failed requests only: every page view in the journal is noise."""
+
+    def log_request(self, code="-", size="-") -> None:
+        if str(code)[:1] in "45":
+            log.info('%s "%s" %s', self.client_address[0], self.requestline, code)
+
+    def log_message(self, format: str, *args) -> None:
+        log.debug("%s %s", self.client_address[0], format % args)
+
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError, TimeoutError):  # a browser went away mid-stream
+            super().handle()
+
+
+def password_file(args: argparse.Namespace) -> Path:
+    return args.password_file or Path(args.workdir) / ".webui" / "password"
+
+
+def set_password(args: argparse.Namespace) -> int:
+    from impsy.web.security import write_password_hash
+
+    path = password_file(args)
+    if sys.stdin.isatty():
+        first = getpass.getpass("New web UI password: ")
+        second = getpass.getpass("Again: ")
+        if first != second:
+            print("impsy webui: the two passwords differ; nothing changed", file=sys.stderr)
+            return 1
+    else:
+        first = sys.stdin.readline().rstrip("\n")
+    if len(first) < 4:
+        print("impsy webui: use at least 4 characters; nothing changed", file=sys.stderr)
+        return 1
+    write_password_hash(path, first)
+    print(f"password set (its hash is in {path}); restart the web UI if it is running")
+    return 0
+
+
+def clear_password(args: argparse.Namespace) -> int:
+    path = password_file(args)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        print("there was no password")
+        return 0
+    print(f"password removed ({path}): the web UI is open to anyone who can reach it")
+    return 0
+
+
+def restart_command(args: argparse.Namespace) -> list[str]:
+    text = args.restart_command if args.restart_command is not None else default_restart_command()
+    return shlex.split(text)
+
+
+def build(args: argparse.Namespace):
+    """The WebUI object for these options (the link to `impsy run` not yet started)."""
+    from impsy.web.app import Settings, create_app
+    from impsy.web.paths import Workdir
+
+    workdir = Workdir.at(args.workdir)
+    return create_app(
+        Settings(
+            workdir=workdir,
+            restart_command=restart_command(args),
+            password_file=password_file(args),
+            allowed_hosts=tuple(args.allow_host or ()),
+        )
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or Ctrl-C. The lead wires this to `impsy webui`."""
+    if args.set_password:
+        return set_password(args)
+    if args.clear_password:
+        return clear_password(args)
+    workdir = Path(args.workdir)
+    if not workdir.is_dir():
+        print(
+            f"impsy webui: error: {workdir}: no such folder (make one with `impsy init {workdir}`)",
+            file=sys.stderr,
+        )
+        return 1
+    ui = build(args)
+    server_class = IPv6ThreadingWSGIServer if ":" in args.host else ThreadingWSGIServer
+    try:
+        server = make_server(
+            args.host, args.port, ui.app, server_class=server_class, handler_class=QuietHandler
+        )
+    except OSError as error:
+        print(
+            f"impsy webui: error: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr
+        )
+        return 1
+    ui.link.start()
+
+    def stop(signum, frame) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+    log.info(
+        "IMPSY web UI on http://%s:%d (folder %s); listening for `impsy run` on 127.0.0.1:%d",
+        shown,
+        server.server_port,
+        ui.workdir.root,
+        ui.link.monitor_port,
+    )
+    notify("READY=1")
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        notify("STOPPING=1")
+        server.server_close()
+        ui.link.stop()
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    """For `python -m impsy.web`: logging like `impsy`'s, then run()."""
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(levelname)s: %(message)s",
+    )
+    return run(args)

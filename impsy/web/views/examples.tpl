@@ -1,0 +1,20 @@
+% rebase('layout', title='Example configs')
+<h1>Example configs</h1>
+<p class="lead">Working configs to start from. Open one in the editor, change what you need, and Save.</p>
+% if not examples:
+<p class="empty">No example configs are installed.</p>
+% end
+<div class="list">
+% for e in examples:
+  <section class="card">
+    <h2><a href="/config/examples/{{quote(e['name'])}}">{{e['name']}}</a></h2>
+    % if e['config']:
+    <p>{{e['config'].title or ''}} · mode {{e['config'].interaction.mode}} · dimension {{e['config'].model.dimension}} ·
+      {{', '.join(s for s in ('midi', 'osc', 'websocket', 'serial', 'serialmidi', 'gpio') if getattr(e['config'], s) is not None) or 'no channels'}}</p>
+    % else:
+    <p class="message error">Does not pass the checker: {{e['problems'][0].text if e['problems'] else ''}}</p>
+    % end
+    <p class="actions"><a class="button" href="/config/examples/{{quote(e['name'])}}">View</a> <a class="button" href="/config?example={{quote(e['name'])}}">Open in the editor</a></p>
+  </section>
+% end
+</div>
