@@ -22,6 +22,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 USB_ADDRESS = "169.254.1.1"
+GUEST_CONFIG = "/srv/impsy/config.toml"
+
+
+def guest_config(vm: VM, expression: str) -> str:
+    """Values from the config in the VM, read with the guest's python3 (c is the parsed TOML)."""
+    program = f"import tomllib; c = tomllib.load(open({GUEST_CONFIG!r}, 'rb')); print({expression})"
+    return vm.ssh(f"python3 -c {shlex.quote(program)}").stdout.decode().strip()
 
 
 def free_port(kind: int) -> int:
@@ -165,17 +172,20 @@ def run_checks(vm: VM, report: Report, args: argparse.Namespace) -> None:
     else:
         report.add("WAIT", "web UI answers", "runtime has no `impsy webui` command yet")
 
-    active = wait_for(
-        lambda: (out := vm.ssh("systemctl is-active impsy-run impsy-web").stdout.decode().split())
-        == ["active", "active"] and out,
-        120, vm, 3,
-    )  # fmt: skip
-    states = vm.ssh("systemctl is-active impsy-run impsy-web").stdout.decode().split()
-    if active or has["webui"]:
-        report.check("both services active", bool(active), f"impsy-run, impsy-web: {' '.join(states)}")
+    def states() -> list[str]:
+        return vm.ssh("systemctl is-active impsy-run impsy-web").stdout.decode().split()
+
+    wait_for(lambda: states()[:1] == ["active"], 240, vm, 3)
+    run_state, web_state = [*states(), "?", "?"][:2]
+    report.check("impsy-run active", run_state == "active", f"impsy-run: {run_state}")
+    if has["webui"]:
+        report.check("impsy-web active", web_state == "active", f"impsy-web: {web_state}")
     else:
-        report.check("impsy-run active", states[:1] == ["active"], f"impsy-run: {states[:1]}")
-        report.add("WAIT", "impsy-web active", "runtime has no `impsy webui` command yet")
+        report.add("WAIT", "impsy-web active", f"runtime has no `impsy webui` command yet ({web_state})")
+    ready = vm.ssh("systemctl show impsy-run -p ActiveEnterTimestampMonotonic").stdout.decode()
+    usec = int(ready.strip().split("=", 1)[1] or 0) if "=" in ready else 0
+    if usec:
+        report.figures["kernel start to impsy-run READY"] = usec / 1e6
 
     # Type=notify + watchdog: after several watchdog periods the loop is still on its first start.
     show = vm.ssh("systemctl show impsy-run -p Type -p WatchdogUSec -p NRestarts -p ActiveState")
@@ -185,7 +195,7 @@ def run_checks(vm: VM, report: Report, args: argparse.Namespace) -> None:
     props.update(line.split("=", 1) for line in again if "=" in line)
     report.check(
         "impsy-run notify + watchdog",
-        props.get("Type") == "notify" and props.get("ActiveState") == "active" and props.get("NRestarts") == "0",
+        (props.get("Type"), props.get("ActiveState"), props.get("NRestarts")) == ("notify", "active", "0"),
         f"Type={props.get('Type')} WatchdogUSec={props.get('WatchdogUSec')} "
         f"NRestarts={props.get('NRestarts')} ActiveState={props.get('ActiveState')}",
     )  # fmt: skip
@@ -200,10 +210,7 @@ def run_checks(vm: VM, report: Report, args: argparse.Namespace) -> None:
 
 def check_osc(vm: VM, report: Report) -> None:
     """An /interface message in over the forwarded UDP port, the /impsy answer out."""
-    cfg = vm.ssh(
-        "python3 -c 'import tomllib; c = tomllib.load(open(\"/srv/impsy/config.toml\", \"rb\"));"
-        ' print(c["model"]["dimension"], c.get("osc", {}).get("client_port", 0))\''
-    ).stdout.decode().split()
+    cfg = guest_config(vm, 'c["model"]["dimension"], c.get("osc", {}).get("client_port", 0)').split()
     if len(cfg) != 2 or cfg[1] == "0":
         report.check("OSC in, /impsy out", False, f"no [osc] section in /srv/impsy/config.toml ({cfg})")
         return
@@ -241,8 +248,9 @@ def check_usb(vm: VM, report: Report) -> None:
     report.check("usb0 up with its address", bool(state), f"usb0: {state or _usb0_raw(vm)}")
 
     browse = vm.ssh("avahi-browse -rpt _http._tcp; avahi-browse -rpt _osc._udp", timeout=60).stdout.decode()
-    http_ok = any(";_http._tcp;" in ln and ";4000;" in ln and ln.startswith("=") for ln in browse.splitlines())
-    osc_ok = any(";_osc._udp;" in ln and ";6000;" in ln and ln.startswith("=") for ln in browse.splitlines())
+    resolved_lines = [ln for ln in browse.splitlines() if ln.startswith("=")]
+    http_ok = any(";_http._tcp;" in ln and ";4000;" in ln for ln in resolved_lines)
+    osc_ok = any(";_osc._udp;" in ln and ";6000;" in ln for ln in resolved_lines)
     report.check("avahi services", http_ok and osc_ok, f"_http._tcp:4000 {http_ok}, _osc._udp:6000 {osc_ok}")
 
     resolved = vm.ssh("avahi-resolve -4 -n impsypi.local; avahi-resolve -a 169.254.1.1", timeout=30)
@@ -268,12 +276,14 @@ def check_usb(vm: VM, report: Report) -> None:
     out = (laptop.stdout + laptop.stderr).decode().strip()
     web_ok = "http 200" in out
     mdns_ok = f"-> {USB_ADDRESS}" in out
-    report.check("laptop on the cable: mDNS", mdns_ok, out.splitlines()[1] if len(out.splitlines()) > 1 else out)
+    mdns_line = next((ln for ln in out.splitlines() if ln.startswith("mdns")), out)
+    report.check("laptop on the cable: mDNS", mdns_ok, mdns_line)
     report.check("laptop on the cable: web UI", web_ok, out.replace("\n", "; "))
 
 
 def _usb0_raw(vm: VM) -> str:
-    return vm.ssh("ip -br addr show usb0; nmcli -t -f GENERAL.CONNECTION device show usb0").stdout.decode().strip()
+    out = vm.ssh("ip -br addr show usb0; nmcli -t -f GENERAL.CONNECTION device show usb0").stdout
+    return out.decode().strip()
 
 
 def _usb0(vm: VM) -> str | None:
@@ -297,15 +307,14 @@ def check_midi(vm: VM, report: Report) -> None:
                  (loaded.stdout + loaded.stderr).decode().strip()[:200])  # fmt: skip
     if not through:
         return
-    vm.put(HERE / "guest" / "midi_roundtrip.py", "/tmp/midi_roundtrip.py")
-    dim = vm.ssh(
-        "python3 -c 'import tomllib; print(tomllib.load(open(\"/srv/impsy/config.toml\", \"rb\"))[\"model\"][\"dimension\"])'"
-    ).stdout.decode().strip()  # fmt: skip
-    done = vm.ssh(f"/opt/impsy/venv/bin/python /tmp/midi_roundtrip.py /srv/impsy/config.toml {dim} 60", timeout=400)
-    out = (done.stdout + done.stderr).decode().strip()
-    if "midi" in out.lower() and ("unknown section" in out.lower() or "not supported" in out.lower()):
-        report.add("WAIT", "MIDI through impsy run", "runtime has no [midi] channel yet: " + out[-200:])
+    if vm.ssh("/opt/impsy/venv/bin/python -c 'import impsy.channels.midi'").returncode:
+        report.add("WAIT", "MIDI through impsy run", "runtime has no MIDI channel (impsy.channels.midi) yet")
         return
+    vm.put(HERE / "guest" / "midi_roundtrip.py", "/tmp/midi_roundtrip.py")
+    dim = guest_config(vm, 'c["model"]["dimension"]')
+    script = f"/opt/impsy/venv/bin/python /tmp/midi_roundtrip.py {GUEST_CONFIG} {dim} 60"
+    done = vm.ssh(script, timeout=400)
+    out = (done.stdout + done.stderr).decode().strip()
     report.check("MIDI through impsy run", done.returncode == 0, out.replace("\n", "; ")[-300:])
 
 

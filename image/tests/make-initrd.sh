@@ -22,7 +22,7 @@ declare -A seen=()
 order=()
 add_module() {
 	local rel dep
-	rel="$(awk -F: -v m="/$1.ko" 'index($1, m) == length($1) - length(m) + 1 {print $1; exit}' "${moddir}/modules.dep")"
+	rel="$(awk -F: -v m="/$1.ko" '{ i = index($1, m) } i > 0 && i == length($1) - length(m) + 1 {print $1; exit}' "${moddir}/modules.dep")"
 	if [ -z "${rel}" ]; then
 		# Maybe the .ko has another compression suffix, or the module is built in.
 		rel="$(awk -F: -v m="/$1.ko" 'index($1, m) {print $1; exit}' "${moddir}/modules.dep")"

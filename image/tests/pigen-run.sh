@@ -40,7 +40,7 @@ unmount() {
 	# Everything mounted at or below $1, deepest first.
 	local target
 	target="$(realpath -m "$1")"
-	findmnt -rn -o TARGET | grep -E "^${target}(/|$)" | sort -r | while read -r m; do
+	findmnt -rn -o TARGET | { grep -E "^${target}(/|$)" || true; } | sort -r | while read -r m; do
 		umount -l "$m"
 	done
 }

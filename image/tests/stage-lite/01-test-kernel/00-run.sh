@@ -14,8 +14,16 @@ apt-get download "${kernel}" busybox-static
 CHROOT
 mv "${ROOTFS_DIR}"/tmp/test-debs/*.deb "${debs}/"
 rmdir "${ROOTFS_DIR}/tmp/test-debs"
-dpkg-deb -x "${debs}"/linux-image-*.deb "${ROOTFS_DIR}"
-version="$(basename "$(ls -d "${ROOTFS_DIR}"/lib/modules/*/)")"
+# Unpacked beside the root, then copied in: unpacking straight into it would replace
+# the merged-/usr symlink /lib with a directory.
+unpacked="${WORK_DIR}/test-kernel"
+rm -rf "${unpacked}"
+dpkg-deb -x "${debs}"/linux-image-*.deb "${unpacked}"
+mkdir -p "${ROOTFS_DIR}/usr/lib/modules"
+cp -a "${unpacked}/lib/modules/." "${ROOTFS_DIR}/usr/lib/modules/"
+cp -a "${unpacked}/boot/." "${ROOTFS_DIR}/boot/"
+rm -rf "${unpacked}"
+version="$(basename "$(ls -d "${ROOTFS_DIR}"/usr/lib/modules/*/)")"
 on_chroot <<<"depmod -a ${version}"
 
 # The Pi's dwc2 stands in as dummy_hcd: a USB device controller, with a host port
