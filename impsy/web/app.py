@@ -1224,8 +1224,9 @@ class Checks:
         ui.session()
         if not public and not self.logged_in():
             if request.method == "GET" and not ui.wants_json():
+                here = request.fullpath + (f"?{request.query_string}" if request.query_string else "")
                 raise bottle.HTTPResponse(
-                    status=303, headers={"Location": "/login?next=" + quote(request.fullpath)}
+                    status=303, headers={"Location": "/login?next=" + quote(here, safe="/")}
                 )
             raise Refused(401, "log in first: this web UI has a password")
         if request.method in ("GET", "HEAD", "OPTIONS"):

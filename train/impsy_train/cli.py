@@ -1,4 +1,4 @@
-"""The `impsy-train` command: dataset, train, export."""
+"""The `impsy-train` command: dataset, train, export, and pull/push to an instrument."""
 
 from __future__ import annotations
 
@@ -87,6 +87,25 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_pull(args: argparse.Namespace) -> int:
+    """Fetch the logs an instrument holds that are not here yet."""
+    from impsy_train.remote import pull, with_password
+
+    fetched, kept = with_password(lambda remote: pull(remote, args.dest), args.url)
+    print(f"{len(fetched)} new logs in {args.dest}/" + (f" ({len(kept)} already here)" if kept else ""))
+    return 0
+
+
+def run_push(args: argparse.Namespace) -> int:
+    """Send a model to an instrument, which checks it and makes it active."""
+    from impsy_train.remote import push, with_password
+
+    result = with_password(
+        lambda remote: push(remote, args.model, activate=not args.no_activate, restart=args.restart), args.url
+    )
+    return 0 if args.no_activate or result.get("activated") else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="impsy-train", description="Train IMPSY models on a laptop.")
     parser.add_argument("--version", action="version", version=f"impsy-train {__version__}")
@@ -139,15 +158,34 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("model", type=Path, help="the .keras file")
     export.add_argument("--out", type=Path, help="the .tflite to write (default: beside the model)")
     export.set_defaults(handler=run_export)
+
+    from impsy_train.remote import DEFAULT_URL
+
+    pull = commands.add_parser("pull", help="fetch the logs from an instrument's web UI")
+    pull.add_argument("url", nargs="?", default=DEFAULT_URL, help=f"the web UI (default: {DEFAULT_URL})")
+    pull.add_argument("--dest", type=Path, default=Path("logs"), help="folder for the logs (default: logs)")
+    pull.set_defaults(handler=run_pull)
+
+    push = commands.add_parser("push", help="send a .tflite model to an instrument and make it active")
+    push.add_argument("model", type=Path, help="the .tflite file")
+    push.add_argument("url", nargs="?", default=DEFAULT_URL, help=f"the web UI (default: {DEFAULT_URL})")
+    push.add_argument("--no-activate", action="store_true", help="upload only; keep the active model")
+    push.add_argument("--restart", action="store_true", help="then restart IMPSY so that it plays the model")
+    push.set_defaults(handler=run_push)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from impsy_train.export import ExportError
-    from impsy_train.training import TrainingError
+    from impsy_train.remote import RemoteError
 
     args = build_parser().parse_args(argv)
-    return run_command("impsy-train", args.handler, args, (*USER_ERRORS, TrainingError, ExportError))
+    errors: tuple[type[Exception], ...] = (*USER_ERRORS, RemoteError)
+    if args.command not in ("pull", "push"):  # these two never need TensorFlow
+        from impsy_train.export import ExportError
+        from impsy_train.training import TrainingError
+
+        errors = (*errors, TrainingError, ExportError)
+    return run_command("impsy-train", args.handler, args, errors)
 
 
 if __name__ == "__main__":

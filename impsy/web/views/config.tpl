@@ -18,7 +18,7 @@ configuration guide (<code>docs/configuration.md</code>). Saving checks the file
   <input type="hidden" name="csrf" value="{{csrf}}">
   <div class="editor-text">
     <label for="config-text" class="sr-only">config.toml</label>
-    <textarea id="config-text" name="text" spellcheck="false" autocapitalize="off" autocomplete="off" rows="28" {{'readonly' if locked else ''}}>{{text}}</textarea>
+    <textarea id="config-text" name="text" spellcheck="false" autocapitalize="off" autocomplete="off" rows="28" wrap="off" {{'readonly' if locked else ''}}>{{text}}</textarea>
     <p class="buttons">
       <button name="action" value="check" {{ro}}>Check</button>
       <button name="action" value="save" class="primary" {{ro}}>Save</button>

@@ -19,11 +19,11 @@
       </dl>
     </div>
     <div data-show-when="dead" {{!'hidden' if run['alive'] else ''}}>
-      <p>No report from <code>impsy run</code> on port {{run['monitor_port']}}
+      <p>No report from <code>impsy run</code> on port {{run['monitor_port']}}\\
       % if run['last_heard'] is not None:
-      for <span data-live="last_heard">{{run['last_heard']}}</span> s
+ for <span data-live="last_heard">{{run['last_heard']}}</span> s\\
       % end
-      .</p>
+.</p>
       % if run['error']:
       <p class="message error">{{run['error']}}</p>
       % end

@@ -9,8 +9,9 @@
   <section class="card">
     <h2><a href="/config/examples/{{quote(e['name'])}}">{{e['name']}}</a></h2>
     % if e['config']:
-    <p>{{e['config'].title or ''}} · mode {{e['config'].interaction.mode}} · dimension {{e['config'].model.dimension}} ·
-      {{', '.join(s for s in ('midi', 'osc', 'websocket', 'serial', 'serialmidi', 'gpio') if getattr(e['config'], s) is not None) or 'no channels'}}</p>
+    % c = e['config']
+    % channels = ', '.join(s for s in ('midi', 'osc', 'websocket', 'serial', 'serialmidi', 'gpio') if getattr(c, s) is not None) or 'no channels'
+    <p>{{c.title + ' · ' if c.title else ''}}mode {{c.interaction.mode}} · dimension {{c.model.dimension}} · {{channels}}</p>
     % else:
     <p class="message error">Does not pass the checker: {{e['problems'][0].text if e['problems'] else ''}}</p>
     % end

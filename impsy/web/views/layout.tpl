@@ -29,7 +29,13 @@
 <nav class="main" aria-label="Pages">
 % for href, label, key in [('/', 'Dashboard', 'dashboard'), ('/monitor', 'Monitor', 'monitor'), ('/commands', 'Commands', 'commands'), ('/config', 'Configuration', 'config'), ('/logs', 'Logs', 'logs'), ('/datasets', 'Datasets', 'datasets'), ('/models', 'Models', 'models'), ('/training', 'Training', 'training'), ('/backup', 'Backup', 'backup'), ('/restart', 'Restart', 'restart')]:
   % current = key == page or (key == 'config' and page in ('wizard', 'examples', 'example'))
-  <a href="{{href}}" {{!'aria-current="page" class="current"' if current else ''}}>{{label}}</a>
+  <a href="{{href}}" {{!'aria-current="page" class="current"' if current else ''}}>\\
+  % if label == 'Configuration':
+<span class="long">Configuration</span><span class="short">Config</span>\\
+  % else:
+{{label}}\\
+  % end
+</a>
 % end
 </nav>
 % if locked and page != 'commands':

@@ -1,0 +1,271 @@
+"""Helpers for the web UI tests: a WSGI client that needs no network, a fake model check, a fake link."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote_to_bytes, urlencode, urlsplit
+
+from impsy.channels.udp import osc_message
+from impsy.web.link import Link
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPO / "configs" / "default.toml"
+
+CONFIG_4D = """\
+title = "test"
+log_predictions = false
+
+[interaction]
+mode = "callresponse"   # who plays when
+threshold = 0.1
+input_thru = false
+
+[model]
+dimension = 4
+file = ""
+size = "s"
+sigmatemp = 0.01
+pitemp = 1
+timescale = 1
+
+[osc]
+server_ip = "127.0.0.1"
+server_port = 6000
+client_ip = "127.0.0.1"
+client_port = 6001
+
+[webui]
+monitor_port = 4001
+command_port = 4002
+"""
+
+CONFIG_4D_MIDI = CONFIG_4D.replace(
+    "[webui]",
+    """[midi]
+in_device = ["S-1"]
+out_device = []
+input."S-1" = [["control_change", 1, 1], ["control_change", 1, 2], ["control_change", 1, 3]]
+
+[webui]""",
+)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def location(self) -> str | None:
+        location = self.header("Location")
+        return (
+            urlsplit(location).path + (f"?{urlsplit(location).query}" if urlsplit(location).query else "")
+            if location
+            else None
+        )
+
+
+@dataclass
+class Client:
+    """A browser stand-in: keeps cookies, fills in the CSRF token, calls the WSGI app directly."""
+
+    app: object
+    host: str = "127.0.0.1:4000"
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def environ(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> dict:
+        parts = urlsplit(path)
+        environ = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote_to_bytes(parts.path).decode("latin1"),
+            "QUERY_STRING": parts.query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "4000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "HTTP_HOST": self.host,
+        }
+        if body or method == "POST":
+            environ["CONTENT_LENGTH"] = str(len(body))
+        if self.cookies:
+            environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        for name, value in headers.items():
+            key = name.upper().replace("-", "_")
+            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                environ[key] = value
+            else:
+                environ["HTTP_" + key] = value
+        return environ
+
+    def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> Response:
+        captured = {}
+
+        def start_response(status, response_headers, exc_info=None):
+            captured["status"] = int(status.split()[0])
+            captured["headers"] = response_headers
+
+        result = self.app(self.environ(method, path, body, headers or {}), start_response)
+        try:
+            data = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        response = Response(captured["status"], captured["headers"], data)
+        self._keep_cookies(response)
+        return response
+
+    def stream(self, path: str, headers: dict | None = None):
+        """(status, headers, iterator of chunks) for a streaming GET; close the iterator when done."""
+        captured = {}
+
+        def start_response(status, response_headers, exc_info=None):
+            captured["status"] = int(status.split()[0])
+            captured["headers"] = response_headers
+
+        result = self.app(self.environ("GET", path, b"", headers or {}), start_response)
+        return captured["status"], captured["headers"], result
+
+    def _keep_cookies(self, response: Response) -> None:
+        for key, value in response.headers:
+            if key.lower() != "set-cookie":
+                continue
+            name, _, rest = value.partition("=")
+            cookie_value = rest.split(";", 1)[0]
+            if "max-age=0" in value.lower() or "expires=thu, 01 jan 1970" in value.lower():
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = cookie_value
+
+    def get(self, path: str, headers: dict | None = None) -> Response:
+        return self.request("GET", path, headers=headers)
+
+    def token(self) -> str:
+        """The CSRF token of this client's session, as a page or the API hands it out."""
+        response = self.get("/api/csrf")
+        if response.status == 200:
+            return response.json()["token"]
+        page = self.get("/login").text  # logged out: the login form's token
+        return re.search(r'<meta name="csrf-token" content="([^"]+)">', page)[1]
+
+    def post(self, path: str, data: dict | None = None, csrf: bool | str = True, headers=None) -> Response:
+        """A form post, as a browser sends it (with the page's CSRF token unless csrf=False)."""
+        fields = dict(data or {})
+        if csrf is True:
+            fields.setdefault("csrf", self.token())
+        elif isinstance(csrf, str):
+            fields["csrf"] = csrf
+        body = urlencode(fields, doseq=True).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        return self.request("POST", path, body, headers)
+
+    def upload(self, path: str, body: bytes, csrf: bool | str = True, headers=None) -> Response:
+        """A raw-body upload, as the pages' upload buttons and impsy-train push send it."""
+        headers = {"Content-Type": "application/octet-stream", **(headers or {})}
+        if csrf is True:
+            headers.setdefault("X-CSRF-Token", self.token())
+        elif isinstance(csrf, str):
+            headers["X-CSRF-Token"] = csrf
+        return self.request("POST", path, body, headers)
+
+
+def fake_checker(paths: list[Path]) -> list[dict]:
+    """Stands in for the model check: files that start with b'MODEL dim=N' are models of dimension N."""
+    results = []
+    for path in paths:
+        data = Path(path).read_bytes()
+        match = re.match(rb"MODEL dim=(\d+)", data)
+        if match:
+            dimension = int(match[1])
+            results.append(
+                {
+                    "dimension": dimension,
+                    "units": 64,
+                    "layers": 2,
+                    "mixtures": 5,
+                    "size": "s",
+                    "layout": "impsy",
+                    "ms_per_step": 0.5,
+                }
+            )
+        else:
+            results.append({"error": "not a usable .tflite model (fake check)"})
+    return results
+
+
+class FakeLink(Link):
+    """The real Link without sockets: commands are recorded and `impsy run`'s answer is simulated."""
+
+    def __init__(self) -> None:
+        super().__init__(4001, 4002)
+        self.sent: list[tuple[str, object]] = []
+        self.answering = True
+        self.state = {
+            "mode": "callresponse",
+            "paused": False,
+            "playing": False,
+            "sigmatemp": 0.01,
+            "pitemp": 1.0,
+            "timescale": 1.0,
+            "model": {"file": "", "dimension": 4, "size": None, "layout": "dummy"},
+            "version": "test",
+        }
+
+    def start(self) -> None:  # no socket
+        pass
+
+    def send(self, name: str, value: object) -> None:
+        self.sent.append((name, value))
+        if not self.answering:
+            return
+        if name == "mode":
+            self.state["mode"] = value
+        elif name == "pause":
+            self.state["paused"] = bool(value)
+        elif name in ("sigmatemp", "pitemp", "timescale"):
+            self.state[name] = value
+        self.report()
+
+    def report(self) -> None:
+        self.receive(osc_message("/monitor/state", [json.dumps(self.state)]))
+
+    def reconfigure(self, monitor_port: int, command_port: int) -> None:
+        self.monitor_port, self.command_port = monitor_port, command_port
+
+    def stop(self) -> None:
+        self._stopping = True
+        with self._cond:
+            self._cond.notify_all()
+
+
+def run_in_thread(target, *args):
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    return thread
