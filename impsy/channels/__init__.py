@@ -11,6 +11,11 @@ from impsy.config import Config
 # so a config without [midi] never loads rtmidi.
 CHANNELS: dict[str, str] = {
     "osc": "impsy.channels.osc:OscChannel",
+    "midi": "impsy.channels.midi:MidiChannel",
+    "websocket": "impsy.channels.websocket:WebSocketChannel",
+    "serial": "impsy.channels.serial:SerialChannel",
+    "serialmidi": "impsy.channels.serialmidi:SerialMidiChannel",
+    "gpio": "impsy.channels.gpio:GpioChannel",
 }
 
 
