@@ -56,14 +56,14 @@ def check_file(path: str, steps: int = STEPS) -> dict:
     }
 
 
-def check_files(paths: list[Path], timeout: float = TIMEOUT) -> list[dict]:
+def check_files(paths: list[Path], timeout: float = TIMEOUT, python: str = sys.executable) -> list[dict]:
     """Check files in a child process; a crash or a hang is reported for every file, not raised."""
     if not paths:
         return []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "impsy.web.modelcheck", *map(str, paths)],
+            [python, "-m", "impsy.web.modelcheck", *map(str, paths)],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -36,14 +36,15 @@ def make_ui(workdir: Workdir, examples: Path):
     made = []
 
     def make(link=None, **overrides):
-        settings = Settings(
-            workdir=workdir,
-            example_folders=[examples],
-            check_models=fake_checker,
-            training=False,
-            limits=overrides.pop("limits", Limits()),
+        values = {
+            "workdir": workdir,
+            "example_folders": [examples],
+            "check_models": fake_checker,
+            "training": False,
+            "limits": Limits(),
             **overrides,
-        )
+        }
+        settings = Settings(**values)
         ui = create_app(settings, link or FakeLink())
         made.append(ui)
         return ui, Client(ui.app)
