@@ -508,9 +508,9 @@ class WebUI:
         with self._streams_mutex:
             self._streams += 1
         try:
+            last, last_status = link.seq, time.monotonic()  # anything after this is sent
             yield "retry: 2000\n\n"
             yield _sse("status", link.status())
-            last, last_status = link.seq, time.monotonic()
             while True:
                 last, vectors, state = link.wait(last, STREAM_KEEPALIVE)
                 if with_vectors and vectors:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from web.helpers import CONFIG_4D, CONFIG_4D_MIDI, REPO
 
 from impsy.config import check_config, format_problems, parse_config
 from impsy.web.configtext import (
@@ -18,7 +19,6 @@ from impsy.web.configtext import (
     with_model,
     wizard_text,
 )
-from web.helpers import CONFIG_4D, CONFIG_4D_MIDI, REPO
 
 FIXTURES = sorted((REPO / "tests" / "data" / "configs").glob("*.toml"))
 BAD_MODE = CONFIG_4D.replace('mode = "callresponse"', 'mode = "callresponce"')
@@ -55,7 +55,8 @@ def test_an_invalid_config_is_refused_and_nothing_is_written(client, workdir):
     assert response.status == 422
     assert "Not saved: 1 problem to fix first (listed beside the text)." in response.text
     assert problems_shown(response.text) == [
-        "line 5 interaction.mode : expected one of callresponse, polyphony, battle, useronly; found 'callresponce'"
+        "line 5 interaction.mode : expected one of callresponse, polyphony, battle, useronly; "
+        "found 'callresponce'"
     ]
     assert 'data-line="5"' in response.text
     assert textarea(response.text) == BAD_MODE  # the user's text is kept for fixing
@@ -155,7 +156,7 @@ def test_an_unknown_example_is_a_404(client):
 def test_an_example_page_shows_its_text_and_problems(client):
     page = client.get("/config/examples/broken.toml").text
     assert "broken.toml: interaction.mode: expected one of" in page
-    assert '[interaction]\nmode = &quot;callresponce&quot;' in page
+    assert "[interaction]\nmode = &quot;callresponce&quot;" in page
 
 
 def test_going_back_to_the_previous_version(client, workdir):
@@ -186,7 +187,15 @@ def test_without_a_config_the_editor_points_to_the_wizard(client, workdir):
 
 # ---- The wizard ---------------------------------------------------------------------------------
 
-CHANNEL_SETS = [(), ("osc",), ("midi",), ("websocket",), ("serial",), ("serialmidi",), ("osc", "midi", "websocket")]
+CHANNEL_SETS = [
+    (),
+    ("osc",),
+    ("midi",),
+    ("websocket",),
+    ("serial",),
+    ("serialmidi",),
+    ("osc", "midi", "websocket"),
+]
 
 
 @pytest.mark.parametrize("channels", CHANNEL_SETS, ids=lambda c: "+".join(c) or "none")
@@ -202,7 +211,9 @@ def test_the_wizard_always_writes_a_valid_config(channels, kind):
 
 
 def test_the_wizard_midi_mapping_follows_the_dimension():
-    config, _ = parse_config(wizard_text(WizardChoices(dimension=4, channels=("midi",), midi_in="S-1", midi_first_cc=70)))
+    config, _ = parse_config(
+        wizard_text(WizardChoices(dimension=4, channels=("midi",), midi_in="S-1", midi_first_cc=70))
+    )
     assert [(e.kind, e.channel, e.control) for e in config.midi.input["S-1"]] == [
         ("control_change", 0, 70),
         ("control_change", 0, 71),
@@ -213,9 +224,19 @@ def test_the_wizard_midi_mapping_follows_the_dimension():
 def test_the_wizard_page_fills_the_editor_without_saving(client, workdir):
     response = client.post(
         "/config/wizard",
-        {"title": "Kit", "mode": "battle", "dimension": "5", "model": "", "size": "s", "channels": ["osc", "serial"],
-         "osc_server_port": "7000", "osc_client_ip": "192.168.1.2", "osc_client_port": "7001",
-         "serial_port": "/dev/ttyACM0", "serial_baudrate": "115200"},
+        {
+            "title": "Kit",
+            "mode": "battle",
+            "dimension": "5",
+            "model": "",
+            "size": "s",
+            "channels": ["osc", "serial"],
+            "osc_server_port": "7000",
+            "osc_client_ip": "192.168.1.2",
+            "osc_client_port": "7001",
+            "serial_port": "/dev/ttyACM0",
+            "serial_baudrate": "115200",
+        },
     )
     assert response.status == 200
     assert "Here is your new config. Check it, then Save to use it." in response.text
@@ -284,8 +305,9 @@ def test_with_model_refuses_a_dimension_the_mappings_do_not_fit():
 def test_with_model_refuses_a_config_it_cannot_edit_safely():
     model = '[model]\ndimension = 4\nfile = ""\nsize = "s"\nsigmatemp = 0.01\npitemp = 1\ntimescale = 1\n'
     assert model in CONFIG_4D
-    inline = 'model = { dimension = 4, file = "", sigmatemp = 0.01, pitemp = 1, timescale = 1 }\n' + CONFIG_4D.replace(
-        model, ""
+    inline = (
+        'model = { dimension = 4, file = "", sigmatemp = 0.01, pitemp = 1, timescale = 1 }\n'
+        + CONFIG_4D.replace(model, "")
     )
     assert parse_config(inline)[0] is not None
     with pytest.raises(EditError):
@@ -294,16 +316,27 @@ def test_with_model_refuses_a_config_it_cannot_edit_safely():
 
 @pytest.mark.parametrize(
     "key, line",
-    [("interaction.mode", 5), ("model.file", 11), ("osc", 17), ("title", 1), ("webui.monitor_port", 24), ("", None)],
+    [
+        ("interaction.mode", 5),
+        ("model.file", 11),
+        ("osc", 17),
+        ("title", 1),
+        ("webui.monitor_port", 24),
+        ("", None),
+    ],
 )
 def test_locate_finds_the_line_of_a_key(key, line):
     assert locate(CONFIG_4D, key) == line
 
 
 def test_locate_finds_quoted_device_keys():
-    assert locate(CONFIG_4D_MIDI, 'midi.input."S-1"[2]') == CONFIG_4D_MIDI.splitlines().index(
-        'input."S-1" = [["control_change", 1, 1], ["control_change", 1, 2], ["control_change", 1, 3]]'
-    ) + 1
+    assert (
+        locate(CONFIG_4D_MIDI, 'midi.input."S-1"[2]')
+        == CONFIG_4D_MIDI.splitlines().index(
+            'input."S-1" = [["control_change", 1, 1], ["control_change", 1, 2], ["control_change", 1, 3]]'
+        )
+        + 1
+    )
 
 
 def test_repo_example_configs_all_pass(tmp_path: Path):

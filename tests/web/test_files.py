@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import gesture, write_log
+from web.helpers import CONFIG_4D, CONFIG_4D_MIDI, Client
 
 from impsy.dataset import Dataset, build_dataset, load_dataset
 from impsy.web import app as app_module
-from web.helpers import CONFIG_4D, CONFIG_4D_MIDI, Client
 
 LOG = "2026-01-31T20-15-00-4d-mdrnn.log"
 NAME_RULE = "letters, digits, '.', '_' and '-' only, not starting with '.'"
@@ -52,14 +51,22 @@ def test_a_log_downloads_as_an_attachment(client, log_file):
         ("/logs/..", 400, "'..' is not a log file name: use " + NAME_RULE),
         ("/logs/%2e%2e", 400, "'..' is not a log file name: use " + NAME_RULE),
         ("/logs/.hidden.log", 400, "'.hidden.log' is not a log file name: use " + NAME_RULE),
-        ("/logs/a%5C..%5Cconfig.toml", 400, "'a\\\\..\\\\config.toml' is not a log file name: use " + NAME_RULE),
+        (
+            "/logs/a%5C..%5Cconfig.toml",
+            400,
+            "'a\\\\..\\\\config.toml' is not a log file name: use " + NAME_RULE,
+        ),
         (
             "/logs/config.toml",
             400,
             "'config.toml' is not a log file name: expected YYYY-MM-DDTHH-MM-SS-<D>d-mdrnn.log, as IMPSY "
             "names its logs (" + NAME_RULE + ")",
         ),
-        ("/api/logs/2026-01-01T00-00-00-4d-mdrnn.log", 404, "there is no log called '2026-01-01T00-00-00-4d-mdrnn.log'"),
+        (
+            "/api/logs/2026-01-01T00-00-00-4d-mdrnn.log",
+            404,
+            "there is no log called '2026-01-01T00-00-00-4d-mdrnn.log'",
+        ),
         ("/models/..%2fconfig.toml", 404, None),
         ("/api/logs/..%2F..%2Fetc%2Fpasswd", 404, None),
         ("/datasets/%00.npz", 400, "'\\x00.npz' is not a dataset file name: use " + NAME_RULE),
@@ -161,14 +168,27 @@ def test_uploading_a_log_that_is_there_already_is_refused(client, log_file):
     "query, body, status, message",
     [
         ("", b"x", 400, "name the file: ?name=FILE"),
-        ("?name=notes.txt", b"x", 400, "'notes.txt' is not a log file name: expected YYYY-MM-DDTHH-MM-SS-<D>d-mdrnn.log, "
-         "as IMPSY names its logs (" + NAME_RULE + ")"),
+        (
+            "?name=notes.txt",
+            b"x",
+            400,
+            "'notes.txt' is not a log file name: expected YYYY-MM-DDTHH-MM-SS-<D>d-mdrnn.log, "
+            "as IMPSY names its logs (" + NAME_RULE + ")",
+        ),
         (f"?name=../../{LOG}", b"", 400, "the upload is empty: choose a file"),
         (f"?name={LOG}", b"\xff\xfe\x00binary", 422, f"{LOG} is not a text file, so it is not an IMPSY log"),
-        (f"?name={LOG}", b"hello,world\n", 422, f"{LOG} has no rows in IMPSY's log format "
-         "(for example expected 5 fields, found 2)"),
-        (f"?name={LOG}", b"2026-01-31T20:15:00,interface,0.1,0.2\n", 422, f"{LOG} has no rows in IMPSY's log "
-         "format (for example expected 5 fields, found 4)"),
+        (
+            f"?name={LOG}",
+            b"hello,world\n",
+            422,
+            f"{LOG} has no rows in IMPSY's log format (for example expected 5 fields, found 2)",
+        ),
+        (
+            f"?name={LOG}",
+            b"2026-01-31T20:15:00,interface,0.1,0.2\n",
+            422,
+            f"{LOG} has no rows in IMPSY's log format (for example expected 5 fields, found 4)",
+        ),
     ],
 )
 def test_bad_log_uploads_are_refused_with_the_reason(client, workdir, query, body, status, message):
@@ -194,7 +214,9 @@ def test_an_upload_cut_short_leaves_nothing_behind(client, workdir):
         {"Content-Type": "application/octet-stream", "X-CSRF-Token": token, "Content-Length": "1000"},
     )
     assert response.status == 400
-    assert response.json() == {"error": f"the upload stopped after {len(environ_body)} of 1000 bytes: try again"}
+    assert response.json() == {
+        "error": f"the upload stopped after {len(environ_body)} of 1000 bytes: try again"
+    }
     assert list(workdir.folder("log").iterdir()) == []
 
 
@@ -203,7 +225,8 @@ def test_an_upload_that_would_fill_the_card_is_refused(client, workdir, monkeypa
     response = client.upload(f"/api/logs?name={LOG}", b"x" * (6 * 1024 * 1024))
     assert response.status == 507
     assert response.json() == {
-        "error": "not enough space: the file is 6.0 MB and 25.0 MB is free (delete old logs or datasets first)"
+        "error": "not enough space: the file is 6.0 MB and 25.0 MB is free "
+        "(delete old logs or datasets first)"
     }
 
 
@@ -212,7 +235,9 @@ def test_an_upload_that_would_fill_the_card_is_refused(client, workdir, monkeypa
 
 def test_building_a_dataset_shows_progress_and_matches_impsy_dataset(ui, client, workdir):
     for hour in range(3):
-        write_log(workdir.folder("log"), 4, datetime(2026, 1, 1, 10 + hour), [gesture(40, 3, hour), gesture(30, 3)])
+        write_log(
+            workdir.folder("log"), 4, datetime(2026, 1, 1, 10 + hour), [gesture(40, 3, hour), gesture(30, 3)]
+        )
     write_log(workdir.folder("log"), 9, datetime(2026, 1, 2, 10), [gesture(10, 8)])
     page = client.get("/datasets").text
     assert '<option value="4">4 (3 controls)</option>' in page and '<option value="9">' in page
@@ -278,14 +303,18 @@ def test_a_job_streams_its_events_to_the_page(ui, client, workdir):
 
 
 def saved_dataset(tmp_path: Path) -> bytes:
-    dataset = Dataset(4, np.random.default_rng(0).random((30, 4), dtype=np.float32), np.array([0, 10]), ["a", "b"])
+    dataset = Dataset(
+        4, np.random.default_rng(0).random((30, 4), dtype=np.float32), np.array([0, 10]), ["a", "b"]
+    )
     return dataset.save(tmp_path / "d.npz").read_bytes()
 
 
 def test_uploading_a_dataset(client, workdir, tmp_path):
     response = client.upload("/api/datasets?name=mine.npz", saved_dataset(tmp_path))
     assert response.status == 200
-    assert response.json()["message"].startswith("Uploaded datasets/mine.npz: 2 performances (2 gestures), 30 events")
+    assert response.json()["message"].startswith(
+        "Uploaded datasets/mine.npz: 2 performances (2 gestures), 30 events"
+    )
     assert load_dataset(workdir.folder("dataset") / "mine.npz").dimension == 4
     again = client.upload("/api/datasets?name=mine.npz", saved_dataset(tmp_path))
     assert again.status == 409
@@ -369,8 +398,15 @@ def test_uploading_a_model_reports_what_the_check_found(ui, client, workdir):
         "ok": True,
         "message": "Uploaded models/m.tflite: dimension 4, size s, 0.50 ms per prediction.",
         "name": "m.tflite",
-        "model": {"dimension": 4, "units": 64, "layers": 2, "mixtures": 5, "size": "s", "layout": "impsy",
-                  "ms_per_step": 0.5},
+        "model": {
+            "dimension": 4,
+            "units": 64,
+            "layers": 2,
+            "mixtures": 5,
+            "size": "s",
+            "layout": "impsy",
+            "ms_per_step": 0.5,
+        },
     }
     assert (workdir.folder("model") / "m.tflite").read_bytes() == b"MODEL dim=4"
     assert workdir.config.read_text() == CONFIG_4D  # not made active unless asked
@@ -386,14 +422,31 @@ def test_a_model_that_fails_its_check_is_not_kept(client, workdir):
 @pytest.mark.parametrize(
     "name, status, message",
     [
-        ("m.keras", 415, "m.keras: the runtime plays .tflite models; convert it on your laptop with "
-         "`impsy-train export m.keras` and upload the .tflite"),
-        ("m.h5", 415, "m.h5: the runtime plays .tflite models; convert it on your laptop with "
-         "`impsy-train export m.h5` and upload the .tflite"),
-        ("m.onnx", 400, "'m.onnx' is not a model file name: expected a name ending in .tflite (" + NAME_RULE + ")"),
+        (
+            "m.keras",
+            415,
+            "m.keras: the runtime plays .tflite models; convert it on your laptop with "
+            "`impsy-train export m.keras` and upload the .tflite",
+        ),
+        (
+            "m.h5",
+            415,
+            "m.h5: the runtime plays .tflite models; convert it on your laptop with "
+            "`impsy-train export m.h5` and upload the .tflite",
+        ),
+        (
+            "m.onnx",
+            400,
+            "'m.onnx' is not a model file name: expected a name ending in .tflite (" + NAME_RULE + ")",
+        ),
         (".m.tflite", 400, "'.m.tflite' is not a model file name: use " + NAME_RULE),
-        ("my model.tflite", 400, "'my model.tflite' is not a model file name: expected a name ending in .tflite ("
-         + NAME_RULE + ")"),
+        (
+            "my model.tflite",
+            400,
+            "'my model.tflite' is not a model file name: expected a name ending in .tflite ("
+            + NAME_RULE
+            + ")",
+        ),
     ],
 )
 def test_model_names_are_checked(client, workdir, name, status, message):
@@ -414,7 +467,10 @@ def test_replacing_a_model_needs_asking(client, workdir):
 def test_upload_and_activate_in_one_request(client, workdir):
     response = client.upload("/api/models?name=m.tflite&activate=1", b"MODEL dim=9")
     body = response.json()
-    assert body["activated"] == "models/m.tflite is now the active model (dimension 9). Restart IMPSY to play it."
+    assert (
+        body["activated"]
+        == "models/m.tflite is now the active model (dimension 9). Restart IMPSY to play it."
+    )
     text = workdir.config.read_text()
     assert 'file = "models/m.tflite"' in text and "dimension = 9" in text
     assert workdir.previous_config.read_text() == CONFIG_4D
@@ -425,7 +481,9 @@ def test_upload_and_activate_keeps_the_config_when_the_mappings_do_not_fit(clien
     response = client.upload("/api/models?name=m.tflite&activate=1", b"MODEL dim=9")
     body = response.json()
     assert response.status == 200 and body["activated"] is False
-    assert body["activate_error"].startswith("making m.tflite active would leave config.toml invalid, so nothing")
+    assert body["activate_error"].startswith(
+        "making m.tflite active would leave config.toml invalid, so nothing"
+    )
     assert workdir.config.read_text() == CONFIG_4D_MIDI
     assert (workdir.folder("model") / "m.tflite").exists()
 
@@ -446,9 +504,10 @@ def test_making_a_model_active_that_the_mappings_do_not_fit_is_refused(client, w
     response = client.post("/api/models/m.tflite/activate")
     assert response.status == 422
     assert response.json() == {
-        "error": "making m.tflite active would leave config.toml invalid, so nothing was changed: config.toml: "
-        'midi.input."S-1": expected 8 entries, one per control (model.dimension 9 minus 1); found 3 (a 9d model needs '
-        "mappings of 8 controls: change them on the Configuration page or use the setup wizard)"
+        "error": "making m.tflite active would leave config.toml invalid, so nothing was changed: "
+        'config.toml: midi.input."S-1": expected 8 entries, one per control (model.dimension 9 minus 1); '
+        "found 3 (a 9d model needs mappings of 8 controls: change them on the Configuration page or use "
+        "the setup wizard)"
     }
     assert workdir.config.read_text() == CONFIG_4D_MIDI
 
@@ -466,7 +525,9 @@ def test_a_broken_model_cannot_be_made_active(client, workdir):
     (workdir.folder("model") / "m.tflite").write_bytes(b"junk")
     response = client.post("/api/models/m.tflite/activate")
     assert response.status == 422
-    assert response.json() == {"error": "m.tflite cannot be made active: not a usable .tflite model (fake check)"}
+    assert response.json() == {
+        "error": "m.tflite cannot be made active: not a usable .tflite model (fake check)"
+    }
 
 
 def test_the_active_model_cannot_be_deleted(client, workdir):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import gesture, write_log
+from web.helpers import CONFIG_4D
 
 from impsy.web.app import STATIC
-from web.helpers import CONFIG_4D
 
 PAGES = {
     "/": ("dashboard", "Dashboard"),
@@ -58,7 +58,9 @@ def test_static_assets_are_local_and_load_nothing_from_elsewhere(client):
     for name in names:
         response = client.get(f"/static/{name}")
         assert response.status == 200
-        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", response.text.replace("http://www.w3.org/2000/svg", ""))
+        assert not re.search(
+            r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", response.text.replace("http://www.w3.org/2000/svg", "")
+        )
 
 
 def test_static_files_cannot_reach_outside_their_folder(client):

@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from web.helpers import Client
 
 from impsy.web.app import Limits
 from impsy.web.security import (
@@ -17,7 +18,6 @@ from impsy.web.security import (
     verify_password,
     write_password_hash,
 )
-from web.helpers import Client
 
 CSRF_MESSAGE = (
     "this form was out of date or came from elsewhere (its security token did not match): "
@@ -126,7 +126,15 @@ def test_the_same_origin_is_accepted(ui, client):
 
 
 @pytest.mark.parametrize(
-    "host", ["127.0.0.1:4000", "169.254.1.1:4000", "[::1]:4000", "localhost:4000", "impsypi.local:4000", "impsypi.local"]
+    "host",
+    [
+        "127.0.0.1:4000",
+        "169.254.1.1:4000",
+        "[::1]:4000",
+        "localhost:4000",
+        "impsypi.local:4000",
+        "impsypi.local",
+    ],
 )
 def test_addresses_and_local_names_are_answered(ui, host):
     assert Client(ui.app, host=host).get("/").status == 200
@@ -137,7 +145,8 @@ def test_other_host_names_are_refused_against_dns_rebinding(ui, host):
     response = Client(ui.app, host=host).get("/api/status")
     assert response.status == 403
     assert response.json() == {
-        "error": f"this web UI does not answer to the name {host!r} (start it with --allow-host NAME to allow it)"
+        "error": f"this web UI does not answer to the name {host!r} "
+        "(start it with --allow-host NAME to allow it)"
     }
 
 
@@ -162,7 +171,7 @@ def test_allow_host_adds_a_name(make_ui):
 )
 def test_a_body_over_the_limit_is_refused_before_it_is_read(make_ui, workdir, path, limit_name):
     limits = Limits(form=2000, log=1000, dataset=1000, model=1000, backup=1000)
-    ui, client = make_ui(limits=limits)
+    _, client = make_ui(limits=limits)
     limit = getattr(limits, limit_name)
     token = client.token()
     response = client.request(
@@ -224,7 +233,7 @@ def test_locking_and_unlocking(ui, client, workdir):
     assert json.loads((workdir.state / "lock.json").read_text()) == {"locked": True}
     page = client.get("/config").text
     assert "Performance lock is on." in page
-    assert re.search(r'<textarea[^>]*readonly', page)
+    assert re.search(r"<textarea[^>]*readonly", page)
     assert client.post("/lock", {"locked": "off", "next": "/config"}).location == "/config"
     assert not ui.guard.locked
 
