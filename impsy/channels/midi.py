@@ -18,9 +18,11 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import mido
@@ -43,6 +45,12 @@ log = logging.getLogger("impsy.midi")
 
 HOTPLUG_INTERVAL = 1.5  # seconds between looks at which ports exist
 ECHO_MEMORY = 256  # sent messages remembered for feedback protection before pruning
+SOUND_DEVICES = Path("/dev/snd")  # Linux: one controlC<card> node per sound card, made anew at plug-in
+
+# ALSA names ports "<client>:<port> <client number>:<port number>"; a sound card's kernel
+# client is numbered 16 + 4 * card (the kernel's SNDRV_SEQ_GLOBAL_CLIENTS and
+# SNDRV_SEQ_CLIENTS_PER_CARD).
+_ALSA_ADDRESS = re.compile(r" (\d+):\d+$")
 
 
 class MidiUnavailable(Exception):
@@ -98,6 +106,24 @@ def match_port(pattern: str, names: list[str]) -> str | None:
     return next((name for name in names if pattern in name), None)
 
 
+def device_identity(port_name: str) -> tuple[int, int] | None:
+    """Which plugging-in of a USB MIDI device a port belongs to, where the system can tell.
+
+    A device unplugged and plugged in again between two looks at the port list comes back
+    with exactly the same port name (ALSA reuses the card number), but its card's device
+    node under /dev/snd is new. None where this cannot be told (not ALSA, not a card).
+    """
+    match = _ALSA_ADDRESS.search(port_name)
+    if match is None or not 16 <= int(match[1]) < 128:
+        return None
+    card = (int(match[1]) - 16) // 4
+    try:
+        node = (SOUND_DEVICES / f"controlC{card}").stat()
+    except OSError:
+        return None
+    return node.st_ino, node.st_ctime_ns
+
+
 # ---- mido messages <-> MidiEvent ----------------------------------------------------------------
 
 
@@ -143,6 +169,7 @@ class _Input:
     decoder: Decoder
     routes: tuple[str, ...]  # thru_matrix: out_device names that get this input's messages
     port: Any = None  # an open mido input, or None while the device is missing
+    identity: tuple[int, int] | None = None  # device_identity() when opened
     generation: int = 0  # bumped at every open, so late messages from a closed port are ignored
 
 
@@ -151,6 +178,7 @@ class _Output:
     pattern: str  # the name in out_device
     encoder: Encoder
     port: Any = None
+    identity: tuple[int, int] | None = None
     # Notes passed thru and not yet ended: (input pattern, channel, note), so that they can be
     # ended if that input disappears or IMPSY stops while they are held.
     thru_held: set[tuple[str, int, int]] = field(default_factory=set)
@@ -214,13 +242,13 @@ class MidiChannel(Channel):
         if self._closed:
             return
         for entry in self.inputs:
-            if entry.port is not None and entry.port.name not in inputs:
-                self._lose_input(entry, "unplugged")
+            if entry.port is not None and (why := _gone(entry, inputs)):
+                self._lose_input(entry, why)
             if entry.port is None:
                 self._open_input(entry, inputs)
         for output in self.outputs:
-            if output.port is not None and output.port.name not in outputs:
-                self._lose_output(output, "unplugged")
+            if output.port is not None and (why := _gone(output, outputs)):
+                self._lose_output(output, why)
             if output.port is None:
                 self._open_output(output, outputs)
 
@@ -251,6 +279,7 @@ class MidiChannel(Channel):
         except Exception as error:  # rtmidi's errors are not all OSErrors
             self._warn_once(f"in:{entry.pattern}", "midi: cannot open input %r: %s", name, error)
             return
+        entry.identity = device_identity(name)
         self._warned.discard(f"in:{entry.pattern}")
         log.info("midi: input %s opened %r", json.dumps(entry.pattern), name)
 
@@ -269,6 +298,7 @@ class MidiChannel(Channel):
         except Exception as error:
             self._warn_once(f"out:{output.pattern}", "midi: cannot open output %r: %s", name, error)
             return
+        output.identity = device_identity(name)
         self._warned.discard(f"out:{output.pattern}")
         log.info("midi: output %s opened %r", json.dumps(output.pattern), name)
 
@@ -375,6 +405,15 @@ class MidiChannel(Channel):
             if len(self._sent) > ECHO_MEMORY:
                 limit = now - self.config.feedback_threshold
                 self._sent = {key: t for key, t in self._sent.items() if t >= limit}
+
+
+def _gone(entry: _Input | _Output, names: list[str]) -> str | None:
+    """Why an open port is no longer the device it was opened on, or None if it still is."""
+    if entry.port.name not in names:
+        return "unplugged"
+    if entry.identity is not None and device_identity(entry.port.name) != entry.identity:
+        return "unplugged and plugged in again"
+    return None
 
 
 def _close_quietly(port: Any) -> None:

@@ -37,8 +37,9 @@ output."S-1" = [["note_on", 10], ["control_change", 10, 74], ["pitch_bend", 10]]
 
 
 @pytest.fixture(autouse=True)
-def backend(monkeypatch):
+def backend(monkeypatch, tmp_path):
     monkeypatch.setenv("MIDO_BACKEND", "fakes.mido_backend")
+    monkeypatch.setattr(midi, "SOUND_DEVICES", tmp_path / "snd")  # not this machine's sound cards
     fake.reset()
     yield fake
     fake.reset()
@@ -244,6 +245,38 @@ def test_an_unplugged_input_is_reopened_when_it_comes_back():
 
     run(go())
     assert sink.changes == [{0: 20 / 127}]
+
+
+def test_a_device_pulled_out_and_plugged_back_between_two_looks_is_reopened(tmp_path):
+    # ALSA gives it the same port name again; its sound card's device node is new.
+    snd = tmp_path / "snd"
+    snd.mkdir()
+    (snd / "controlC2").touch()  # card 2: ALSA client 24, as in "... 24:0"
+    fake.plug(S1)
+    channel, sink = make(TWO_INS_ONE_OUT)
+
+    async def go():
+        await channel.start()
+        channel.send(np.array([0.5, 0.5, 0.5]))
+        fake.unplug(S1)
+        fake.plug(S1)  # back within a second and a half: the open ports are dead now
+        (snd / "controlC2.new").touch()
+        (snd / "controlC2.new").replace(snd / "controlC2")
+        await channel.check_ports()
+        channel.send(np.array([1.0, 0.5, 0.5]))
+        fake.play(S1, note(5, channel=9))
+        await settle()
+        await channel.close()
+
+    run(go())
+    assert fake.sounding(S1) == set()
+    assert fake.sent[S1][-4:] == [
+        mido.Message("control_change", channel=9, control=74, value=64),  # a fresh synth: sent again
+        mido.Message("pitchwheel", channel=9, pitch=0),
+        mido.Message("note_on", channel=9, note=127, velocity=127),
+        mido.Message("note_off", channel=9, note=127, velocity=0),
+    ]
+    assert sink.changes == [{0: 5 / 127}]
 
 
 def test_the_presence_check_runs_by_itself_on_a_slow_timer(monkeypatch):

@@ -10,7 +10,8 @@ ALSA test inside the booted image.
 Like rtmidi, an input port calls its callback on a thread of its own: `play()` delivers
 from a fresh thread and waits for it, so the handover to the event loop is really exercised.
 A device that is unplugged disappears from the port lists; ports still open on it stay
-open but dead, as ALSA's do: nothing arrives, and what is sent is lost.
+open but dead, as ALSA's do: nothing arrives, and what is sent is lost. They stay dead if
+the device is plugged in again: only ports opened afresh reach it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import threading
 from mido import Message, ports
 
 _lock = threading.RLock()
-_devices: dict[str, tuple[bool, bool]] = {}  # port name -> (has input, has output)
+_devices: dict[str, tuple[bool, bool, int]] = {}  # port name -> (has input, has output, plugging)
+_pluggings = 0
+_powered_from: dict[str, int] = {}  # port name -> index in sent[name] of its last plugging in
 _inputs: list[Input] = []  # open input ports
 sent: dict[str, list[Message]] = {}  # what each output device received while plugged in
 lost: list[Message] = []  # sent to a port whose device had been unplugged
@@ -32,6 +35,7 @@ def reset() -> None:
     global listing_error
     with _lock:
         _devices.clear()
+        _powered_from.clear()
         _inputs.clear()
         sent.clear()
         lost.clear()
@@ -39,8 +43,16 @@ def reset() -> None:
 
 
 def plug(name: str, input: bool = True, output: bool = True) -> None:
+    global _pluggings
     with _lock:
-        _devices[name] = (input, output)
+        _pluggings += 1
+        _devices[name] = (input, output, _pluggings)
+        _powered_from[name] = len(sent.get(name, []))
+
+
+def _alive(port: Input | Output) -> bool:
+    device = _devices.get(port.name)
+    return device is not None and device[2] == port.plugging
 
 
 def unplug(name: str) -> None:
@@ -51,7 +63,7 @@ def unplug(name: str) -> None:
 def play(name: str, *messages: Message) -> None:
     """The device called name sends messages: every open input on it hears them, on a thread."""
     with _lock:
-        listeners = [port for port in _inputs if port.name == name and name in _devices]
+        listeners = [port for port in _inputs if port.name == name and _alive(port)]
 
     def deliver() -> None:
         for message in messages:
@@ -65,9 +77,12 @@ def play(name: str, *messages: Message) -> None:
 
 
 def sounding(name: str) -> set[tuple[int, int]]:
-    """(channel, note) of the notes a synth on output `name` is playing after what it got."""
+    """(channel, note) of the notes a synth on output `name` is playing after what it got.
+
+    A synth that was unplugged lost power: only what it got since it was last plugged in counts.
+    """
     on: set[tuple[int, int]] = set()
-    for message in sent.get(name, []):
+    for message in sent.get(name, [])[_powered_from.get(name, 0) :]:
         if message.type == "note_on" and message.velocity > 0:
             on.add((message.channel, message.note))
         elif message.type in ("note_on", "note_off"):
@@ -84,15 +99,16 @@ def get_devices(**kwargs) -> list[dict]:
             raise listing_error
         return [
             {"name": name, "is_input": is_in, "is_output": is_out}
-            for name, (is_in, is_out) in _devices.items()
+            for name, (is_in, is_out, _) in _devices.items()
         ]
 
 
 class Input(ports.BaseInput):
     def _open(self, callback=None, **kwargs) -> None:
         with _lock:
-            if not _devices.get(self.name, (False, False))[0]:
+            if not _devices.get(self.name, (False, False, 0))[0]:
                 raise OSError(f"unknown port {self.name!r}")
+            self.plugging = _devices[self.name][2]
             _inputs.append(self)
         self.callback = callback
 
@@ -106,12 +122,13 @@ class Input(ports.BaseInput):
 class Output(ports.BaseOutput):
     def _open(self, **kwargs) -> None:
         with _lock:
-            if not _devices.get(self.name, (False, False))[1]:
+            if not _devices.get(self.name, (False, False, 0))[1]:
                 raise OSError(f"unknown port {self.name!r}")
+            self.plugging = _devices[self.name][2]
 
     def _send(self, message: Message) -> None:
         with _lock:
-            if self.name in _devices:
+            if _alive(self):
                 sent.setdefault(self.name, []).append(message)
             else:
                 lost.append(message)
