@@ -106,22 +106,22 @@ def match_port(pattern: str, names: list[str]) -> str | None:
     return next((name for name in names if pattern in name), None)
 
 
-def device_identity(port_name: str) -> tuple[int, int] | None:
+def device_identity(port_name: str) -> int | None:
     """Which plugging-in of a USB MIDI device a port belongs to, where the system can tell.
 
     A device unplugged and plugged in again between two looks at the port list comes back
     with exactly the same port name (ALSA reuses the card number), but its card's device
-    node under /dev/snd is new. None where this cannot be told (not ALSA, not a card).
+    node under /dev/snd is new: a new inode (its times are no use: permission changes touch
+    them). None where this cannot be told (not ALSA, not a card).
     """
     match = _ALSA_ADDRESS.search(port_name)
     if match is None or not 16 <= int(match[1]) < 128:
         return None
     card = (int(match[1]) - 16) // 4
     try:
-        node = (SOUND_DEVICES / f"controlC{card}").stat()
+        return (SOUND_DEVICES / f"controlC{card}").stat().st_ino
     except OSError:
         return None
-    return node.st_ino, node.st_ctime_ns
 
 
 # ---- mido messages <-> MidiEvent ----------------------------------------------------------------
@@ -169,7 +169,7 @@ class _Input:
     decoder: Decoder
     routes: tuple[str, ...]  # thru_matrix: out_device names that get this input's messages
     port: Any = None  # an open mido input, or None while the device is missing
-    identity: tuple[int, int] | None = None  # device_identity() when opened
+    identity: int | None = None  # device_identity() when opened
     generation: int = 0  # bumped at every open, so late messages from a closed port are ignored
 
 
@@ -178,7 +178,7 @@ class _Output:
     pattern: str  # the name in out_device
     encoder: Encoder
     port: Any = None
-    identity: tuple[int, int] | None = None
+    identity: int | None = None
     # Notes passed thru and not yet ended: (input pattern, channel, note), so that they can be
     # ended if that input disappears or IMPSY stops while they are held.
     thru_held: set[tuple[str, int, int]] = field(default_factory=set)
