@@ -45,6 +45,10 @@ log = logging.getLogger("impsy.midi")
 
 HOTPLUG_INTERVAL = 1.5  # seconds between looks at which ports exist
 ECHO_MEMORY = 256  # sent messages remembered for feedback protection before pruning
+# mido message types no mapping can use, dropped on rtmidi's thread unless passed thru.
+UNMAPPABLE = frozenset(
+    ("clock", "active_sensing", "sysex", "start", "stop", "continue", "reset", "quarter_frame")
+)
 SOUND_DEVICES = Path("/dev/snd")  # Linux: one controlC<card> node per sound card, made anew at plug-in
 
 # ALSA names ports "<client>:<port> <client number>:<port number>"; a sound card's kernel
@@ -269,8 +273,13 @@ class MidiChannel(Channel):
             return
         entry.generation += 1
         generation, loop = entry.generation, self._loop
+        # Clock and the like mean nothing to a mapping; with no thru route to carry them, they
+        # are not worth waking the loop for (a clock alone is 48 messages a second at 120 bpm).
+        skip = frozenset() if entry.routes else UNMAPPABLE
 
         def callback(message: mido.Message) -> None:  # on rtmidi's thread
+            if message.type in skip:
+                return
             with contextlib.suppress(RuntimeError):  # the loop has closed: IMPSY is stopping
                 loop.call_soon_threadsafe(self._receive, entry, generation, message)
 

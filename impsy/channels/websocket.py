@@ -36,6 +36,9 @@ from impsy.channels.midimap import (
 from impsy.config import WebSocketConfig
 
 log = logging.getLogger("impsy.websocket")
+# The library's own log of every connection, above our one line per client: problems only.
+_library_log = logging.getLogger("impsy.websocket.library")
+_library_log.setLevel(logging.WARNING)
 
 MAX_MESSAGE = 4096  # bytes; our messages are a few dozen
 _WORDS = {NOTE_ON: "noteon", NOTE_OFF: "noteoff", CONTROL_CHANGE: "cc", PITCH_BEND: "pitchbend"}
@@ -111,6 +114,7 @@ class WebSocketChannel(Channel):
             max_size=MAX_MESSAGE,
             compression=None,  # tiny messages: compressing costs more than it saves
             close_timeout=1,
+            logger=_library_log,
         )
         log.info("websocket: listening on %s:%s", self.config.server_ip, self.port)
 

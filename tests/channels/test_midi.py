@@ -321,16 +321,19 @@ def test_thru_matrix_passes_an_input_straight_to_its_outputs_and_still_feeds_imp
 
     async def go():
         await channel.start()
-        fake.play(QUNEO, note(60), cc(1, 64), mido.Message("program_change", program=5))
+        fake.play(
+            QUNEO, note(60), cc(1, 64), mido.Message("program_change", program=5), mido.Message("clock")
+        )
         fake.play(S1, note(62, channel=9))  # S-1 has no thru route: not sent back to itself
         await settle()
         await channel.close()
 
     run(go())
-    assert fake.sent[S1][:3] == [note(60), cc(1, 64), mido.Message("program_change", program=5)]
+    thru = [note(60), cc(1, 64), mido.Message("program_change", program=5), mido.Message("clock")]
+    assert fake.sent[S1][:4] == thru
     assert sink.changes == [{0: 60 / 127}, {1: 64 / 127}, {0: 62 / 127}]
     # The thru note was still held when IMPSY stopped: it was ended at close.
-    assert fake.sent[S1][3:] == [mido.Message("note_off", channel=0, note=60)]
+    assert fake.sent[S1][4:] == [mido.Message("note_off", channel=0, note=60)]
     assert fake.sounding(S1) == set()
 
 
