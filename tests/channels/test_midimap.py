@@ -220,6 +220,7 @@ def test_after_any_outputs_and_a_stop_no_note_is_left_on(data):
     assert encoder.held == []
 
 
+@settings(deadline=None)
 @given(st.floats(0, 1), st.integers(0, 126), st.data())
 def test_decoding_what_was_encoded_gives_the_value_back_to_the_resolution_of_midi(value, low, data):
     high = data.draw(st.integers(low + 1, 127))

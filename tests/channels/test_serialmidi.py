@@ -94,7 +94,7 @@ def test_other_valid_messages_are_understood_and_skipped():
     assert problems == []
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200), st.binary(max_size=200))
 def test_any_bytes_at_all_never_raise_and_give_only_valid_events(first, second):
     events, problems = parse(first, second)
@@ -118,7 +118,7 @@ events_strategy = st.lists(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(events_strategy, st.data())
 def test_a_valid_stream_with_running_status_and_real_time_bytes_gives_back_every_event(events, data):
     stream, status = bytearray(), None
