@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote_to_bytes, urlencode, urlsplit
@@ -269,3 +274,65 @@ def run_in_thread(target, *args):
     thread = threading.Thread(target=target, args=args, daemon=True)
     thread.start()
     return thread
+
+
+# ---- Real processes: `impsy webui` (python -m impsy.web until the lead wires it) and `impsy run` -----
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def webui_command() -> list[str]:
+    """`impsy webui` once impsy.cli has it, else `python -m impsy.web` (the same options)."""
+    import contextlib
+
+    from impsy.cli import build_parser
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            build_parser().parse_args(["webui"])
+    except SystemExit:
+        return [sys.executable, "-m", "impsy.web"]
+    return [sys.executable, "-m", "impsy", "webui"]
+
+
+def wait_until_serving(process: subprocess.Popen, port: int, deadline: float = 60.0) -> None:
+    """Block until the server accepts connections (or fail with what it printed)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise AssertionError(f"the web UI exited with {process.returncode}: {process.stdout.read()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("the web UI did not start listening")
+
+
+def start_webui(workdir: Path, port: int, *args: str, env: dict | None = None) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [*webui_command(), "--host", "127.0.0.1", "--port", str(port), "--workdir", str(workdir), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    wait_until_serving(process, port)
+    return process
+
+
+def stop(process: subprocess.Popen) -> str:
+    """SIGTERM, then what the process printed."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.stdout.read() if process.stdout else ""
