@@ -165,6 +165,13 @@ def run_check_config(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def run_midi_ports(args: argparse.Namespace) -> int:
+    """Print the MIDI inputs and outputs this machine has (mido is imported only here)."""
+    from impsy.channels.midi import run_midi_ports as list_ports
+
+    return list_ports(args)
+
+
 def run_init(args: argparse.Namespace) -> int:
     """Make a working folder: logs/, datasets/, models/ (with the shipped models), config.toml."""
     import shutil
@@ -248,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     check_cfg = commands.add_parser("check-config", help="validate a config file without running")
     check_cfg.add_argument("file", nargs="?", type=Path, default=DEFAULT_CONFIG, help="default: config.toml")
     check_cfg.set_defaults(handler=run_check_config)
+
+    ports = commands.add_parser("midi-ports", help="list MIDI port names to copy into the config")
+    ports.set_defaults(handler=run_midi_ports)
 
     init = commands.add_parser("init", help="create logs/, datasets/, models/ and a config.toml")
     init.add_argument("dir", nargs="?", type=Path, default=Path("."), help="default: here")

@@ -152,6 +152,7 @@ class Performance:
                 except OSError as error:
                     raise ChannelError(f"{channel.name}: cannot start: {error.strerror or error}") from error
             self.core = Core(self.model, self.settings, self._now())
+            self.report()  # channels (GPIO's mode button, the web UI) know the state from the start
             self._rearm()
             notify("READY=1")
             self._every(HEARTBEAT, self.report)
