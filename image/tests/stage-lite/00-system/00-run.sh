@@ -37,19 +37,22 @@ fi
 echo "${FIRST_USER_NAME} ALL=(ALL) NOPASSWD: ALL" >"${ROOTFS_DIR}/etc/sudoers.d/010-test-nopasswd"
 chmod 440 "${ROOTFS_DIR}/etc/sudoers.d/010-test-nopasswd"
 
-# The other end of the USB cable is a laptop, not part of the Pi: when the host side
-# of the VM's dummy_hcd link appears (cdc_ether or rndis_host), move it into its own
-# network namespace "laptop" at once, or avahi would hear itself on both ends and
-# rename the Pi.
+# The other end of the USB cable is a laptop, not part of the Pi: move the host side
+# of the VM's dummy_hcd link (cdc_ether or rndis_host) into its own network namespace
+# "laptop" before avahi starts, or avahi would hear itself on both ends and rename the Pi.
 install -m 755 files/test-laptop "${ROOTFS_DIR}/usr/local/sbin/test-laptop"
 cat >"${ROOTFS_DIR}/etc/systemd/system/test-laptop.service" <<'UNIT'
 [Unit]
 Description=TEST ONLY: the laptop side of the USB cable, in network namespace "laptop"
+After=systemd-modules-load.service systemd-udevd.service
+Before=avahi-daemon.service
+
 [Service]
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=/usr/local/sbin/test-laptop
+
+[Install]
+WantedBy=multi-user.target
 UNIT
-cat >"${ROOTFS_DIR}/etc/udev/rules.d/90-test-laptop.rules" <<'RULES'
-SUBSYSTEM=="net", ACTION=="add", DRIVERS=="cdc_ether|rndis_host", TAG+="systemd", ENV{SYSTEMD_WANTS}+="test-laptop.service"
-RULES
+on_chroot <<<"systemctl enable test-laptop.service"
