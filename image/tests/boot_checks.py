@@ -204,6 +204,8 @@ def run_checks(vm: VM, report: Report, args: argparse.Namespace) -> None:
     check_usb(vm, report, has["webui"])
     check_midi(vm, report)
 
+    check_restart_rights(vm, report)
+
     failed = vm.ssh("systemctl --failed --no-legend --plain").stdout.decode().strip()
     report.check("no failed units", not failed, failed.replace("\n", "; ") or "none")
 
@@ -289,6 +291,22 @@ def _usb0(vm: VM) -> str | None:
     if info.get("operstate") == "UP" and f"{USB_ADDRESS}/16" in addresses:
         return f"{info['operstate']} {' '.join(addresses)}"
     return None
+
+
+def check_restart_rights(vm: VM, report: Report) -> None:
+    """The polkit rule: the first user (group impsy) and the web UI's user may restart
+    impsy-run with no password, as the web UI's Restart page does."""
+    restart = "systemctl --no-ask-password restart impsy-run.service"
+    results = []
+    for who, command in (("first user", restart), ("impsy (web UI)", f"sudo -u impsy {restart}")):
+        done = vm.ssh(command, timeout=240)
+        results.append((who, done.returncode == 0, done.stderr.decode().strip()[:120]))
+    active = vm.ssh("systemctl is-active impsy-run").stdout.decode().strip()
+    report.check(
+        "restart impsy-run without a password",
+        all(ok for _, ok, _ in results) and active == "active",
+        "; ".join(f"{who}: {'ok' if ok else err}" for who, ok, err in results) + f"; then {active}",
+    )
 
 
 def check_midi(vm: VM, report: Report) -> None:
