@@ -55,6 +55,12 @@ class VM:
         self.proc: subprocess.Popen | None = None
         self.started = 0.0
 
+    def kill(self) -> None:
+        """Pull the plug: no shutdown, no sync."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
     def start(self) -> None:
         fwd = (
             f"hostfwd=tcp:127.0.0.1:{self.web}-:4000,"
@@ -345,15 +351,61 @@ def main() -> int:
     vm.start()
     try:
         run_checks(vm, report, args)
+        save_journal(vm, Path(args.console).with_suffix(".journal"))
+        if vm.alive():
+            power_cut(vm, report, args)
     except Exception as error:  # a harness bug must still print the summary
         report.add("FAIL", "harness", f"{type(error).__name__}: {error}")
     finally:
-        journal = vm.ssh("sudo journalctl -b --no-pager -u impsy-run -u impsy-web -u impsy-usb-gadget -n 80")
-        Path(args.console).with_suffix(".journal").write_bytes(journal.stdout + journal.stderr)
+        save_journal(vm, Path(args.console).with_suffix(".after-power-cut.journal"))
         vm.ssh("sudo systemctl poweroff", timeout=20)
         time.sleep(3)
         vm.stop()
     return report.summary()
+
+
+def save_journal(vm: VM, path: Path) -> None:
+    units = "-u impsy-run -u impsy-web -u impsy-usb-gadget -u avahi-daemon -u NetworkManager"
+    journal = vm.ssh(f"sudo journalctl -b --no-pager {units} -n 200", timeout=60)
+    path.write_bytes(journal.stdout + journal.stderr)
+
+
+def power_cut(vm: VM, report: Report, args: argparse.Namespace) -> None:
+    """Play, wait past ext4's 5 s commit and the journal's 10 s sync, pull the plug, boot
+    again: the card must come back with its config, the logged gestures and the journal."""
+    dimension = int(guest_config(vm, 'c["model"]["dimension"]') or 9)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for step in range(40):
+            values = [((step * 0.071 + i * 0.13) % 1.0) for i in range(dimension - 1)]
+            sock.sendto(osc_message("/interface", values), ("127.0.0.1", vm.osc))
+            time.sleep(0.05)
+    time.sleep(3)
+    snapshot = "cat /srv/impsy/logs/*.log 2>/dev/null | wc -l; sha256sum < /srv/impsy/config.toml"
+    before = vm.ssh(snapshot).stdout.decode().split()
+    time.sleep(15)
+    vm.kill()
+    vm.console = Path(args.console).with_suffix(".after-power-cut.log")
+    vm.start()
+    up = wait_for(lambda: vm.ssh("true", timeout=30).returncode == 0, args.boot_timeout, vm, 3)
+    if not up:
+        report.check("power cut: boots again", False, "no SSH after the power cut")
+        return
+    wait_for(lambda: http_get(vm.web), 240, vm)
+    report.figures["power-on to web UI, after the power cut"] = time.monotonic() - vm.started
+    after = vm.ssh(snapshot).stdout.decode().split()
+    states = vm.ssh("systemctl is-active impsy-run impsy-web").stdout.decode().split()
+    previous = vm.ssh("sudo journalctl -b -1 -u impsy-run --no-pager -q | wc -l").stdout.decode().strip()
+    report.check(
+        "power cut: boots again", states[:1] == ["active"], f"impsy-run, impsy-web: {' '.join(states)}"
+    )
+    kept = len(before) >= 2 and len(after) >= 2 and after[1] == before[1]
+    report.check(
+        "power cut: config and logs kept",
+        kept and int(after[0]) >= int(before[0]) > 0,
+        f"log lines {before[:1]} before, {after[:1]} after; config unchanged: {after[1:2] == before[1:2]}",
+    )  # fmt: skip
+    report.check("power cut: journal kept", previous.isdigit() and int(previous) > 0,
+                 f"{previous} lines of impsy-run from the boot before the cut")  # fmt: skip
 
 
 if __name__ == "__main__":
