@@ -389,6 +389,7 @@ class WebUI:
         route("/config/examples", "GET", self.examples_page)
         route("/config/examples/<name>", "GET", self.example_page)
         route("/logs", "GET", self.logs_page)
+        route("/logs/all.zip", "GET", self.logs_archive)
         route("/logs/<name>", "GET", self.download("log"))
         route("/logs/<name>/delete", "GET", self.confirm_delete("log"))
         route("/logs/<name>/delete", "POST", self.delete("log"))
@@ -621,7 +622,11 @@ class WebUI:
         if config is None:
             errors = sum(p.is_error for p in problems)
             plural = "s" if errors != 1 else ""
-            message = f"Not saved: {errors} problem{plural} to fix first (listed beside the text)."
+            message = (
+                f"{errors} problem{plural} to fix (see Problems). Nothing was saved."
+                if only_check
+                else f"Not saved: {errors} problem{plural} to fix first (see Problems)."
+            )
             if self.wants_json():
                 body = json.dumps({"error": message, "problems": [p.text for p in problems]})
                 return self.respond(body, 422, "application/json")
@@ -641,7 +646,7 @@ class WebUI:
         self.link.reconfigure(config.webui.monitor_port, config.webui.command_port)
         message = "Saved config.toml (the previous version is kept). Restart IMPSY to use it."
         if problems:
-            message += f" {len(problems)} warning{'s' if len(problems) != 1 else ''} listed beside the text."
+            message += f" {len(problems)} warning{'s' if len(problems) != 1 else ''} (see Problems)."
         if self.wants_json():
             return {"ok": True, "message": message, "problems": [p.text for p in problems]}
         values.update(saved=True, has_previous=True, exists=True)
@@ -669,12 +674,30 @@ class WebUI:
     def wizard_page(self):
         config, _ = self.read_config()
         choices = WizardChoices()
-        if config is not None:
+        if config is not None:  # start from what the instrument has now
             choices = replace(
                 choices,
+                title=config.title or choices.title,
+                mode=config.interaction.mode,
+                dimension=config.model.dimension,
+                model=self.active_model(config) or "",
+                size=config.model.size,
                 monitor_port=config.webui.monitor_port,
                 command_port=config.webui.command_port,
             )
+            if config.osc:
+                choices = replace(
+                    choices,
+                    osc_server_port=config.osc.server_port,
+                    osc_client_ip=config.osc.client_ip,
+                    osc_client_port=config.osc.client_port,
+                )
+            if config.serial:
+                choices = replace(
+                    choices, serial_port=config.serial.port, serial_baudrate=config.serial.baudrate
+                )
+            channels = tuple(c for c in CHANNELS if getattr(config, c) is not None)
+            choices = replace(choices, channels=channels)
         models = [m for m in self.inventory.models() if not m.error]
         return self.render("wizard", choices=choices, models=models, modes=MODES, sizes=list(SIZES))
 
@@ -756,6 +779,8 @@ class WebUI:
             warning = None
             if kind == "model" and self.active_model(config) == name:
                 warning = "This is the active model: make another one active before deleting it."
+            if kind == "log" and self.writing_now(name):
+                warning = "impsy run is writing this log right now: delete it after IMPSY has restarted."
             return self.render(
                 "confirm",
                 kind=kind,
@@ -772,6 +797,8 @@ class WebUI:
         def handler(name: str):
             path = self.path_or_refuse(kind, name)
             folder = KINDS[kind][0]
+            if kind == "log" and self.writing_now(name):
+                return self.refuse(409, f"impsy run is writing {name} right now: delete it after a restart")
             if kind == "model":
                 config, _ = self.read_config()
                 if self.active_model(config) == name:
@@ -791,6 +818,18 @@ class WebUI:
     def logs_page(self):
         logs = self.inventory.logs()
         return self.render("logs", logs=logs, limit=self.settings.limits.log)
+
+    def logs_archive(self):
+        stamp = time.strftime("%Y-%m-%d-%H%M")
+        bottle.response.content_type = "application/zip"
+        bottle.response.set_header("Content-Disposition", f'attachment; filename="impsy-logs-{stamp}.zip"')
+        return backups.stream_backup(self.workdir, kinds=("log",))
+
+    def writing_now(self, name: str) -> bool:
+        """Is `impsy run` writing this log right now?"""
+        status = self.link.status()
+        current = (status["state"] or {}).get("log") if status["alive"] else None
+        return bool(current) and Path(current).name == name
 
     def upload_log(self):
         name = self.upload_name("log")

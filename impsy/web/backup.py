@@ -58,11 +58,11 @@ class _Pipe:
         return data
 
 
-def stream_backup(workdir: Workdir) -> Iterator[bytes]:
-    """The bytes of a .zip of the working folder, made as they are sent."""
+def stream_backup(workdir: Workdir, kinds: tuple[str, ...] | None = None) -> Iterator[bytes]:
+    """The bytes of a .zip of the working folder (or of some of its folders), made as they are sent."""
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w") as archive:  # type: ignore[arg-type]  # unseekable is fine
-        for name, path in walk_files(workdir):
+        for name, path in walk_files(workdir, kinds):
             try:
                 handle = open(path, "rb")  # noqa: SIM115  closed by the with below
             except OSError:

@@ -173,13 +173,17 @@ def unique_name(folder: Path, name: str, suffix: str) -> str:
     return candidate
 
 
-def walk_files(workdir: Workdir) -> Iterator[tuple[str, Path]]:
-    """(archive name, path) of everything a backup holds: config and the three folders."""
-    for name in (CONFIG, PREVIOUS):
-        path = workdir.root / name
-        if path.is_file() and workdir.inside(path):
-            yield name, path
-    for kind in KINDS:
+def walk_files(workdir: Workdir, kinds: tuple[str, ...] | None = None) -> Iterator[tuple[str, Path]]:
+    """(archive name, path) of everything a backup holds: config and the three folders.
+
+    With kinds, only the files of those folders ("log", "dataset", "model").
+    """
+    if kinds is None:
+        for name in (CONFIG, PREVIOUS):
+            path = workdir.root / name
+            if path.is_file() and workdir.inside(path):
+                yield name, path
+    for kind in kinds or KINDS:
         base = workdir.folder(kind)
         if not base.is_dir() or not workdir.inside(base):
             continue

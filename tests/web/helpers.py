@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
@@ -336,3 +337,38 @@ def stop(process: subprocess.Popen) -> str:
             process.kill()
             process.wait()
     return process.stdout.read() if process.stdout else ""
+
+
+# Prints what `impsy-train train` prints (Keras verbose=2) and writes what it writes.
+FAKE_TRAINER = textwrap.dedent(
+    """
+    import signal, sys, time
+    from pathlib import Path
+    out, mode = Path(sys.argv[1]), sys.argv[2]
+    stem = out / "musicMDRNN-dim4-layers2-units64-mixtures5-scale10"
+
+    def save():
+        out.mkdir(parents=True, exist_ok=True)
+        for suffix in (".tflite", ".keras", ".report.json", ".loss.png"):
+            Path(str(stem) + suffix).write_text("trained " + suffix)
+
+    print("training (Ctrl-C stops and keeps the best epoch so far)", flush=True)
+    try:
+        for epoch in (1, 2, 3):
+            print(f"Epoch {epoch}/3", flush=True)
+            loss, val = 3 - epoch / 2, 3.5 - epoch / 4
+            print(f"4/4 - 0s - 12ms/step - loss: {loss:.4f} - val_loss: {val:.4f}", flush=True)
+            if mode == "wait" and epoch == 1:
+                print("waiting", flush=True)
+                time.sleep(60)
+        if mode == "fail":
+            print("Traceback: something broke", flush=True)
+            sys.exit(1)
+    except KeyboardInterrupt:
+        save()
+        print("interrupted after 1 epochs", flush=True)
+        sys.exit(0)
+    save()
+    print("completed after 3 epochs", flush=True)
+    """
+)

@@ -53,7 +53,7 @@ def test_saving_a_valid_config_writes_it_and_keeps_the_previous_one(ui, client, 
 def test_an_invalid_config_is_refused_and_nothing_is_written(client, workdir):
     response = client.post("/config", {"text": BAD_MODE, "action": "save"})
     assert response.status == 422
-    assert "Not saved: 1 problem to fix first (listed beside the text)." in response.text
+    assert "Not saved: 1 problem to fix first (see Problems)." in response.text
     assert problems_shown(response.text) == [
         "line 5 interaction.mode : expected one of callresponse, polyphony, battle, useronly; "
         "found 'callresponce'"
@@ -87,7 +87,7 @@ def test_warnings_do_not_stop_a_save_and_are_shown(client, workdir):
     text = CONFIG_4D.replace("threshold = 0.1", "threshold = 0.1\ntreshold = 0.2")
     response = client.post("/config", {"text": text})
     assert response.status == 200
-    assert "Saved config.toml" in response.text and "1 warning listed beside the text." in response.text
+    assert "Saved config.toml" in response.text and "1 warning (see Problems)." in response.text
     assert problems_shown(response.text) == [
         "line 7 interaction.treshold : unknown key, ignored; did you mean `threshold`?"
     ]
@@ -99,6 +99,10 @@ def test_check_only_never_writes(client, workdir):
     response = client.post("/config", {"text": new, "action": "check"})
     assert response.status == 200
     assert "The config is valid: not saved yet." in response.text
+    assert workdir.config.read_text() == CONFIG_4D
+    response = client.post("/config", {"text": BAD_MODE, "action": "check"})
+    assert response.status == 422
+    assert "1 problem to fix (see Problems). Nothing was saved." in response.text
     assert workdir.config.read_text() == CONFIG_4D
 
 
@@ -117,7 +121,7 @@ def test_the_api_answers_problems_as_json(client, workdir):
     response = client.post("/config", {"text": BAD_MODE}, headers={"Accept": "application/json"})
     assert response.status == 422
     assert response.json() == {
-        "error": "Not saved: 1 problem to fix first (listed beside the text).",
+        "error": "Not saved: 1 problem to fix first (see Problems).",
         "problems": [
             "config.toml: interaction.mode: expected one of callresponse, polyphony, battle, useronly; "
             "found 'callresponce'"
@@ -247,6 +251,14 @@ def test_the_wizard_page_fills_the_editor_without_saving(client, workdir):
     assert config.serial.port == "/dev/ttyACM0" and config.midi is None
     assert (config.webui.monitor_port, config.webui.command_port) == (4001, 4002)
     assert workdir.config.read_text() == CONFIG_4D
+
+
+def test_the_wizard_starts_from_the_current_config(client, workdir):
+    page = client.get("/config/wizard").text
+    assert '<input type="number" name="dimension" min="2" max="100" value="4">' in page
+    assert '<input type="number" name="osc_server_port" min="1" max="65535" value="6000">' in page
+    assert 'value="osc" checked>' in page and 'value="midi" >' in page
+    assert "<option selected>callresponse</option>" in page
 
 
 def test_the_wizard_takes_dimension_and_size_from_a_chosen_model(client, workdir):

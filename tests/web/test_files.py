@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -113,6 +114,26 @@ def test_a_folder_symlinked_out_of_the_workdir_is_not_listed(client, workdir, tm
 
 
 # ---- Logs ------------------------------------------------------------------------------------------------
+
+
+def test_all_logs_download_as_one_zip(client, workdir, log_file):
+    (workdir.folder("model") / "m.tflite").write_bytes(b"MODEL dim=4")
+    response = client.get("/logs/all.zip")
+    assert response.status == 200 and response.header("Content-Type") == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.body)) as archive:
+        assert archive.namelist() == [f"logs/{LOG}"]
+        assert archive.read(f"logs/{LOG}") == log_file.read_bytes()
+
+
+def test_the_log_impsy_run_is_writing_cannot_be_deleted(ui, client, log_file):
+    ui.link.state["log"] = f"logs/{LOG}"
+    ui.link.report()
+    page = client.get(f"/logs/{LOG}/delete").text
+    assert "impsy run is writing this log right now: delete it after IMPSY has restarted." in page
+    response = client.post(f"/logs/{LOG}/delete", headers={"Accept": "application/json"})
+    assert response.status == 409
+    assert response.json() == {"error": f"impsy run is writing {LOG} right now: delete it after a restart"}
+    assert log_file.exists()
 
 
 def test_the_log_list_as_json(client, log_file):

@@ -125,7 +125,7 @@ def test_logs_page_lists_each_log_with_its_figures(client, workdir):
     html = client.get("/logs").text
     assert "2026-01-31 20:15:00" in html
     assert "2026-01-31T20-15-00-4d-mdrnn.log" in html
-    assert "50 yours, 10 IMPSY" in html
+    assert "50 from you, 10 from IMPSY" in html
     assert '<td data-label="Dimension">4</td>' in html
     assert '<td data-label="Duration">2 s</td>' in html
     assert 'href="/logs/2026-01-31T20-15-00-4d-mdrnn.log"' in html

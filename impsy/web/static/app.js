@@ -36,7 +36,8 @@ function lookup(data, path) {
 }
 
 function formatted(value, format) {
-  if (value === undefined || value === null) return format === "file" ? "random (dummy) model" : "-";
+  if (format === "file" && !value) return "random (dummy) model";
+  if (value === undefined || value === null) return "-";
   switch (format) {
     case "yesno": return value ? "yes" : "no";
     case "rate": return Number(value).toFixed(1);
@@ -47,6 +48,7 @@ function formatted(value, format) {
 
 function applyStatus(status) {
   const alive = !!status.alive;
+  document.body.dataset.stream = "connected"; // the stream is open: anything from now on arrives
   document.querySelectorAll("[data-live]").forEach((el) => {
     const path = el.dataset.live;
     if (path === "alive-text") el.textContent = alive ? "Running" : "Not running";

@@ -1,7 +1,7 @@
 % rebase('layout', title='Commands')
 % state = run['state'] or {}
 <h1>Commands</h1>
-<div data-live-stream="/monitor/stream?vectors=0">
+<div data-live-stream="/monitor/stream?vectors=0" class="cards">
 <section class="card state">
   <h2>What IMPSY reports</h2>
   <p data-show-when="dead" class="message warning" {{!'hidden' if run['alive'] else ''}}>IMPSY is not running, so these buttons do nothing until it starts.</p>

@@ -26,7 +26,9 @@ configuration guide (<code>docs/configuration.md</code>). Saving checks the file
   </div>
   <aside class="problems" aria-label="Problems">
     % if problems:
-    <h2>{{sum(p.is_error for p in problems)}} error{{'s' if sum(p.is_error for p in problems) != 1 else ''}}, {{sum(not p.is_error for p in problems)}} warning{{'s' if sum(not p.is_error for p in problems) != 1 else ''}}</h2>
+    % errors = sum(p.is_error for p in problems)
+    % warnings = len(problems) - errors
+    <h2>Problems: {{errors}} error{{'s' if errors != 1 else ''}}, {{warnings}} warning{{'s' if warnings != 1 else ''}}</h2>
     <ul>
     % for p in problems:
       <li class="{{'error' if p.is_error else 'warning'}}">
@@ -34,9 +36,9 @@ configuration guide (<code>docs/configuration.md</code>). Saving checks the file
         <a href="#config-text" data-line="{{p.line}}">line {{p.line}}</a>
         % end
         % if p.key:
-        <code>{{p.key}}</code>:
+        <code>{{p.key}}</code>:\\
         % end
-        {{p.message}}
+ {{p.message}}
       </li>
     % end
     </ul>

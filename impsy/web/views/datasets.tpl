@@ -43,11 +43,11 @@ then train on it (on a laptop: see <a href="/training">Training</a>).</p>
       <td data-label="Contents">{{d.events}} events in {{d.gestures}} gestures from {{d.logs}} logs ({{d.minutes}} min)</td>
       % end
       <td data-label="Size">{{human_bytes(d.bytes)}}</td>
-      <td class="row-actions"><a class="button" href="/datasets/{{quote(d.name)}}" download>Download</a>
+      <td class="row-actions"><div><a class="button" href="/datasets/{{quote(d.name)}}" download>Download</a>
         % if not locked:
         <a class="button danger" href="/datasets/{{quote(d.name)}}/delete">Delete</a>
         % end
-      </td>
+      </div></td>
     </tr>
   % end
   </tbody>

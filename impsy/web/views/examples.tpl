@@ -12,6 +12,9 @@
     % c = e['config']
     % channels = ', '.join(s for s in ('midi', 'osc', 'websocket', 'serial', 'serialmidi', 'gpio') if getattr(c, s) is not None) or 'no channels'
     <p>{{c.title + ' · ' if c.title else ''}}mode {{c.interaction.mode}} · dimension {{c.model.dimension}} · {{channels}}</p>
+    % if c.description:
+    <p class="hint">{{c.description}}</p>
+    % end
     % else:
     <p class="message error">Does not pass the checker: {{e['problems'][0].text if e['problems'] else ''}}</p>
     % end

@@ -12,6 +12,7 @@
 <body data-page="{{page}}">
 <header class="top">
   <a class="brand" href="/">IMPSY</a>
+  % if page != 'login':
   <span class="pill {{'ok' if run['alive'] else 'off'}}" data-live-pill>
     % if run['alive']:
     running · {{(run['state'] or {}).get('mode', '?')}}
@@ -19,13 +20,15 @@
     not running
     % end
   </span>
+  % end
   % if locked:
   <span class="pill lock" title="Performance lock is on">locked</span>
   % end
-  % if password:
+  % if password and page != 'login':
   <form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="{{csrf}}"><button class="link">Log out</button></form>
   % end
 </header>
+% if page != 'login':
 <nav class="main" aria-label="Pages">
 % for href, label, key in [('/', 'Dashboard', 'dashboard'), ('/monitor', 'Monitor', 'monitor'), ('/commands', 'Commands', 'commands'), ('/config', 'Configuration', 'config'), ('/logs', 'Logs', 'logs'), ('/datasets', 'Datasets', 'datasets'), ('/models', 'Models', 'models'), ('/training', 'Training', 'training'), ('/backup', 'Backup', 'backup'), ('/restart', 'Restart', 'restart')]:
   % current = key == page or (key == 'config' and page in ('wizard', 'examples', 'example'))
@@ -38,6 +41,7 @@
 </a>
 % end
 </nav>
+% end
 % if locked and page != 'commands':
 <div class="banner lock">
   <strong>Performance lock is on.</strong> Everything but the Commands page is read-only.

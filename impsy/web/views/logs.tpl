@@ -3,7 +3,7 @@
 <p class="lead">Every performance <code>impsy run</code> hears is written to a log: one row per gesture.
 New models are trained from these.</p>
 % if logs:
-<p class="actions"><a class="button" href="/backup">Download everything</a></p>
+<p class="actions"><a class="button" href="/logs/all.zip" download>Download all logs (.zip)</a></p>
 <div class="table-wrap">
 <table class="files">
   <thead><tr><th>Log</th><th>Dimension</th><th>Events</th><th>Duration</th><th>Size</th><th></th></tr></thead>
@@ -12,14 +12,14 @@ New models are trained from these.</p>
     <tr>
       <td data-label="Log"><span class="date">{{l.started}}</span><br><span class="name">{{l.name}}</span></td>
       <td data-label="Dimension">{{l.dimension}}</td>
-      <td data-label="Events">{{l.performer}} yours{{', %d IMPSY' % l.model if l.model else ''}}</td>
+      <td data-label="Events">{{l.performer}} from you{{', %d from IMPSY' % l.model if l.model else ''}}</td>
       <td data-label="Duration">{{human_duration(l.duration)}}</td>
       <td data-label="Size">{{human_bytes(l.bytes)}}</td>
-      <td class="row-actions"><a class="button" href="/logs/{{quote(l.name)}}" download>Download</a>
+      <td class="row-actions"><div><a class="button" href="/logs/{{quote(l.name)}}" download>Download</a>
         % if not locked:
         <a class="button danger" href="/logs/{{quote(l.name)}}/delete">Delete</a>
         % end
-      </td>
+      </div></td>
     </tr>
   % end
   </tbody>

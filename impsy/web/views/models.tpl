@@ -22,11 +22,11 @@ making another active changes the config, and a restart plays it.</p>
       <td data-label="Dimension">-</td><td data-label="Size" colspan="2" class="error">{{m.error}}</td>
       % else:
       <td data-label="Dimension">{{m.dimension}} ({{m.dimension - 1}} controls)</td>
-      <td data-label="Size">{{m.size or '-'}} ({{m.layers}}×{{m.units}}, {{m.layout}})</td>
+      <td data-label="Size">{{m.size or '-'}} ({{m.layers}} layers of {{m.units}}{{', original IMPSY export' if m.layout == 'original' else ''}})</td>
       <td data-label="Speed">{{'%.2f' % m.ms_per_step}} ms/step</td>
       % end
       <td data-label="File">{{human_bytes(m.bytes)}}</td>
-      <td class="row-actions">
+      <td class="row-actions"><div>
         % if not m.error and m.name != active:
         <form method="post" action="/models/{{quote(m.name)}}/activate"><input type="hidden" name="csrf" value="{{csrf}}"><button class="primary" {{ro}}>Make active</button></form>
         % end
@@ -34,7 +34,7 @@ making another active changes the config, and a restart plays it.</p>
         % if not locked and m.name != active:
         <a class="button danger" href="/models/{{quote(m.name)}}/delete">Delete</a>
         % end
-      </td>
+      </div></td>
     </tr>
   % end
   </tbody>

@@ -53,18 +53,19 @@ model back. It takes four commands.</p>
 <ol class="steps">
   <li class="card"><h2>Install the trainer on your laptop</h2>
     <p>You need Python 3.11 or newer and a copy of the IMPSY source (version {{version}}). In its folder:</p>
-    <pre class="code">python3 -m venv .venv
-source .venv/bin/activate          # Windows: .venv\Scripts\activate
-pip install -e . -e ./train</pre></li>
+    <pre class="code command">python3 -m venv .venv
+source .venv/bin/activate
+pip install -e . -e ./train</pre>
+    <p class="hint">On Windows the second line is <code>.venv\Scripts\activate</code>.</p></li>
   <li class="card"><h2>Fetch the logs from the instrument</h2>
-    <pre class="code">impsy-train pull http://{{host}} --dest logs</pre>
+    <pre class="code command">impsy-train pull http://{{host}} --dest logs</pre>
     <p class="hint">Only logs you do not have yet are downloaded.</p></li>
   <li class="card"><h2>Train a model</h2>
-    <pre class="code">impsy-train train -D {{dimension}} -M s --earlystopping --logs logs</pre>
+    <pre class="code command">impsy-train train -D {{dimension}} -M s --earlystopping --logs logs</pre>
     <p class="hint">Dimension {{dimension}} is what config.toml uses now. This writes
     <code>models/{{model_file}}</code>, its training report and a loss plot.</p></li>
   <li class="card"><h2>Send it back and make it active</h2>
-    <pre class="code">impsy-train push models/{{model_file}} http://{{host}} --restart</pre>
+    <pre class="code command">impsy-train push models/{{model_file}} http://{{host}} --restart</pre>
     <p class="hint">The instrument checks the model, points config.toml at it and restarts IMPSY.
     Or upload it on the <a href="/models">Models</a> page.</p></li>
 </ol>

@@ -41,25 +41,25 @@ Nothing is saved until you press Save on the next page.</p>
   </fieldset>
   <fieldset class="card">
     <legend>3. How IMPSY talks to your instrument</legend>
-    <label class="check"><input type="checkbox" name="channels" value="osc" checked> OSC (Pure Data, Max, SuperCollider)</label>
+    <label class="check"><input type="checkbox" name="channels" value="osc" {{'checked' if 'osc' in choices.channels else ''}}> OSC (Pure Data, Max, SuperCollider)</label>
     <div class="sub">
       <label>IMPSY listens on port <input type="number" name="osc_server_port" min="1" max="65535" value="{{choices.osc_server_port}}"></label>
       <label>and sends to address <input name="osc_client_ip" value="{{choices.osc_client_ip}}"></label>
       <label>port <input type="number" name="osc_client_port" min="1" max="65535" value="{{choices.osc_client_port}}"></label>
     </div>
-    <label class="check"><input type="checkbox" name="channels" value="midi"> MIDI (USB controllers and synths)</label>
+    <label class="check"><input type="checkbox" name="channels" value="midi" {{'checked' if 'midi' in choices.channels else ''}}> MIDI (USB controllers and synths)</label>
     <div class="sub">
       <label>Input device name (part of it is enough) <input name="midi_in" placeholder="e.g. nanoKONTROL"></label>
       <label>Output device name <input name="midi_out" placeholder="e.g. S-1"></label>
     </div>
-    <label class="check"><input type="checkbox" name="channels" value="websocket"> WebSocket (browser instruments)</label>
+    <label class="check"><input type="checkbox" name="channels" value="websocket" {{'checked' if 'websocket' in choices.channels else ''}}> WebSocket (browser instruments)</label>
     <div class="sub"><label>Port <input type="number" name="websocket_port" min="1" max="65535" value="{{choices.websocket_port}}"></label></div>
-    <label class="check"><input type="checkbox" name="channels" value="serial"> Serial (micro:bit, Arduino: comma-separated values)</label>
+    <label class="check"><input type="checkbox" name="channels" value="serial" {{'checked' if 'serial' in choices.channels else ''}}> Serial (micro:bit, Arduino: comma-separated values)</label>
     <div class="sub">
       <label>Port <input name="serial_port" value="{{choices.serial_port}}"></label>
       <label>Baud rate <input type="number" name="serial_baudrate" value="{{choices.serial_baudrate}}"></label>
     </div>
-    <label class="check"><input type="checkbox" name="channels" value="serialmidi"> MIDI over a serial port (DIN sockets on the Pi's UART)</label>
+    <label class="check"><input type="checkbox" name="channels" value="serialmidi" {{'checked' if 'serialmidi' in choices.channels else ''}}> MIDI over a serial port (DIN sockets on the Pi's UART)</label>
     <div class="sub"><label>Port <input name="serialmidi_port" value="{{choices.serialmidi_port}}"></label></div>
   </fieldset>
   <fieldset class="card">

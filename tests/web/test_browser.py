@@ -1,0 +1,464 @@
+"""End to end: a real headless Chromium (Debian's), driven by Playwright, against a real `impsy webui`
+and a real `impsy run`; and a screenshot of every page at phone and laptop width.
+
+Screenshots go to $IMPSY_SCREENSHOTS, or build/screenshots in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from wsgiref.simple_server import make_server
+
+import numpy as np
+import pytest
+from conftest import gesture, write_log
+from web.helpers import FAKE_TRAINER, REPO, fake_checker, free_port, start_webui, stop
+
+from impsy.channels.udp import osc_message
+from impsy.dataset import Dataset
+from impsy.web.app import Settings, create_app
+from impsy.web.paths import Workdir
+from impsy.web.security import write_password_hash
+from impsy.web.server import QuietHandler, ThreadingWSGIServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+WAIT = 30_000  # ms Playwright waits for something to appear (a wait, never a measurement)
+WIDTHS = {"phone": (390, 844), "laptop": (1280, 800)}
+SHOTS = Path(os.environ.get("IMPSY_SCREENSHOTS", REPO / "build" / "screenshots"))
+
+CONFIG = """\
+title = "Browser test"
+
+[interaction]
+mode = "callresponse"
+threshold = 0.1
+input_thru = false
+
+[model]
+dimension = 4
+file = ""
+size = "s"
+sigmatemp = 0.01
+pitemp = 1
+timescale = 1
+
+[osc]
+server_ip = "127.0.0.1"
+server_port = {osc}
+client_ip = "127.0.0.1"
+client_port = {client}
+
+[webui]
+monitor_port = {monitor}
+command_port = {command}
+"""
+
+
+class Stack:
+    """A working folder with `impsy run` and `impsy webui` running on it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for name in ("logs", "datasets", "models"):
+            (root / name).mkdir(parents=True)
+        udp = socket.SOCK_DGRAM
+        self.osc_port = free_port(udp)
+        self.config_text = CONFIG.format(
+            osc=self.osc_port, client=free_port(udp), monitor=free_port(udp), command=free_port(udp)
+        )
+        (root / "config.toml").write_text(self.config_text)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.web = start_webui(root, self.port)
+        self.run = subprocess.Popen(
+            [sys.executable, "-m", "impsy", "run", "--config", "config.toml", "--logs", "logs"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._run_output: list[str] = []
+        threading.Thread(target=self._read_run, daemon=True).start()
+        self.wait_until(lambda s: s["run"]["alive"], "impsy run to report to the web UI")
+
+    def _read_run(self) -> None:
+        for line in self.run.stdout:
+            self._run_output.append(line)
+
+    @property
+    def run_output(self) -> str:
+        return "".join(self._run_output)
+
+    def status(self) -> dict:
+        with urllib.request.urlopen(self.url + "/api/status", timeout=10) as response:
+            return json.loads(response.read())
+
+    def wait_until(self, check, what: str, attempts: int = 600) -> dict:
+        """Poll the status API until check(status) holds (an event to wait for, not a timing test)."""
+        for _ in range(attempts):
+            status = self.status()
+            if check(status):
+                return status
+            if self.run.poll() is not None:
+                raise AssertionError(f"impsy run exited: {self.run_output}")
+            threading.Event().wait(0.1)
+        raise AssertionError(f"gave up waiting for {what}; last status {status}")
+
+    def play(self, *values: float) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(osc_message("/interface", list(values)), ("127.0.0.1", self.osc_port))
+
+    def close(self) -> None:
+        if self.run.poll() is None:
+            self.run.terminate()
+            self.run.wait(30)
+        stop(self.web)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    made = Stack(tmp_path_factory.mktemp("e2e") / "impsy")
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            "Chromium is not installed: run tests/install-browser.sh (or deselect with -m 'not browser')"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A laptop-sized page that fails the test on any request leaving this machine or any JS error."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    opened = context.new_page()
+    problems: list[str] = []
+    watch(opened, problems)
+    yield opened
+    context.close()
+    assert problems == []
+
+
+def watch(page, problems: list[str]) -> None:
+    page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
+    page.on(
+        "request",
+        lambda request: (
+            problems.append(f"request left the machine: {request.url}")
+            if not re.match(r"^(http://127\.0\.0\.1:\d+/|data:|about:)", request.url)
+            else None
+        ),
+    )
+
+
+# ---- The four journeys of the issue ------------------------------------------------------------------
+
+
+def test_edit_and_save_a_config_and_be_refused_an_invalid_one(stack, page):
+    from playwright.sync_api import expect
+
+    page.goto(stack.url + "/config")
+    editor = page.locator("#config-text")
+    text = editor.input_value()
+    assert text == stack.config_text
+    editor.fill(text.replace("threshold = 0.1", "threshold = 0.3"))
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved config.toml (the previous version is kept).")
+    assert "threshold = 0.3" in (stack.root / "config.toml").read_text()
+    assert (stack.root / "config.toml.previous").read_text() == stack.config_text
+
+    saved = (stack.root / "config.toml").read_text()
+    page.locator("#config-text").fill(saved.replace('mode = "callresponse"', 'mode = "jazz"'))
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("Not saved: 1 problem to fix first")
+    problem = page.locator(".problems li.error")
+    expect(problem).to_contain_text("expected one of callresponse, polyphony, battle, useronly; found 'jazz'")
+    assert (stack.root / "config.toml").read_text() == saved
+    problem.locator("a[data-line]").click()  # jumps to the line in the editor
+    selected = page.evaluate(
+        "() => { const t = document.getElementById('config-text');"
+        " return t.value.substring(t.selectionStart, t.selectionEnd); }"
+    )
+    assert selected == 'mode = "jazz"'
+
+
+def test_upload_a_model_and_make_it_active(stack, page, tiny_model, tmp_path):
+    from playwright.sync_api import expect
+
+    model = tmp_path / "workshop-dim4.tflite"
+    shutil.copy(tiny_model["tflite"], model)
+    page.goto(stack.url + "/models")
+    form = page.locator("form[data-upload]")
+    form.locator('input[type="file"]').set_input_files(str(model))
+    form.get_by_label("Make it the active model").check()
+    form.get_by_role("button", name="Upload").click()
+    expect(page.locator("main .message.ok")).to_contain_text(
+        "Uploaded models/workshop-dim4.tflite: dimension 4, size xxs"
+    )
+    row = page.locator("tr.active")
+    expect(row).to_contain_text("workshop-dim4.tflite")
+    expect(row.locator(".pill")).to_have_text("active")
+    assert 'file = "models/workshop-dim4.tflite"' in (stack.root / "config.toml").read_text()
+    assert (stack.root / "models" / model.name).read_bytes() == model.read_bytes()
+    page.goto(stack.url + "/")  # impsy run still plays the dummy model until it is restarted
+    expect(page.locator(".message.warning")).to_contain_text(
+        "IMPSY is playing the dummy model, but the config names workshop-dim4.tflite"
+    )
+
+
+def test_live_values_arrive_on_the_monitor(stack, page):
+    from playwright.sync_api import expect
+
+    page.goto(stack.url + "/monitor")
+    bars = page.locator('[data-bars="in"] .bar')
+    expect(page.locator('[data-bars="in"] .empty')).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-stream", "connected")  # the stream is open
+    stack.play(0.25, 0.5, 0.75)
+    expect(bars).to_have_count(3)
+    expect(bars.nth(0).locator(".value")).to_have_text("0.250")
+    expect(bars.nth(1).locator(".value")).to_have_text("0.500")
+    expect(bars.nth(2).locator(".value")).to_have_text("0.750")
+    stack.play(0.9, 0.1, 0.4)
+    expect(bars.nth(0).locator(".value")).to_have_text("0.900")
+    # In callresponse mode IMPSY answers once the performer stops: its output arrives too.
+    expect(page.locator('[data-bars="out"] .bar')).to_have_count(3)
+    expect(page.locator('[data-live="alive-text"]')).to_have_text("Running")
+
+
+def test_a_mode_change_reaches_impsy_run(stack, page):
+    from playwright.sync_api import expect
+
+    page.goto(stack.url + "/commands")
+    page.get_by_role("button", name="battle", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("Mode is now battle.")
+    expect(page.locator('[data-state="mode"]')).to_have_text("battle")
+    expect(page.get_by_role("button", name="battle", exact=True)).to_have_class("primary")
+    assert stack.status()["run"]["state"]["mode"] == "battle"  # as impsy run itself reports it
+    assert "control: mode battle" in stack.run_output
+    page.get_by_role("button", name="callresponse", exact=True).click()
+    expect(page.locator('[data-state="mode"]')).to_have_text("callresponse")
+
+
+def test_build_a_dataset_with_progress(stack, page):
+    from playwright.sync_api import expect
+
+    for hour in (10, 11):
+        write_log(stack.root / "logs", 4, datetime(2026, 1, 31, hour), [gesture(60, 3, hour)])
+    page.goto(stack.url + "/datasets")
+    page.get_by_label("Logs of dimension").select_option("4")
+    page.get_by_role("button", name="Build").click()
+    # The result shows in the job's box, or (if it ended while the page was open) at the top after a reload.
+    expect(page.locator("main")).to_contain_text(re.compile(r"training-dataset-4d\.npz: \d+ performances"))
+    expect(page.locator("table.files")).to_contain_text("training-dataset-4d.npz")
+    assert (stack.root / "datasets" / "training-dataset-4d.npz").exists()
+
+
+def test_a_log_is_deleted_only_after_confirming(stack, page):
+    from playwright.sync_api import expect
+
+    path = write_log(stack.root / "logs", 4, datetime(2025, 12, 24, 18), [gesture(20, 3)])
+    page.goto(stack.url + "/logs")
+    page.locator(f'a[href="/logs/{path.name}/delete"]').click()
+    expect(page.locator("h1")).to_have_text(f"Delete {path.name}?")
+    assert path.exists()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text(f"Deleted logs/{path.name}.")
+    assert not path.exists()
+
+
+def test_the_performance_lock(stack, page):
+    from playwright.sync_api import expect
+
+    page.goto(stack.url + "/commands")
+    page.get_by_role("button", name="Lock for the show").click()
+    page.goto(stack.url + "/config")
+    expect(page.locator(".banner.lock")).to_contain_text("Performance lock is on.")
+    expect(page.get_by_role("button", name="Save")).to_be_disabled()
+    page.goto(stack.url + "/commands")
+    page.get_by_role("button", name="useronly", exact=True).click()
+    expect(page.locator('[data-state="mode"]')).to_have_text("useronly")
+    page.get_by_role("button", name="Unlock").first.click()
+    page.goto(stack.url + "/config")
+    expect(page.get_by_role("button", name="Save")).to_be_enabled()
+    page.goto(stack.url + "/commands")
+    page.get_by_role("button", name="callresponse", exact=True).click()
+
+
+# ---- Screenshots of every page ------------------------------------------------------------------------
+
+PAGES = [
+    ("dashboard", "/"),
+    ("monitor", "/monitor"),
+    ("commands", "/commands"),
+    ("config", "/config"),
+    ("wizard", "/config/wizard"),
+    ("examples", "/config/examples"),
+    ("example", "/config/examples/default.toml"),
+    ("logs", "/logs"),
+    ("datasets", "/datasets"),
+    ("models", "/models"),
+    ("training-laptop", "/training"),
+    ("backup", "/backup"),
+    ("restart", "/restart"),
+]
+
+
+def populate(stack: Stack) -> None:
+    """Give every page something to show."""
+    for hour in (14, 15, 16):
+        write_log(stack.root / "logs", 4, datetime(2026, 2, 7, hour), [gesture(200, 3, hour), gesture(90, 3)])
+    data = Dataset(4, np.zeros((300, 4), np.float32), np.array([0, 150]), ["a.log", "b.log"])
+    data.save(stack.root / "datasets" / "training-dataset-4d.npz")
+
+
+def check_layout(page, name: str, width: int) -> None:
+    overflow = page.evaluate("() => document.documentElement.scrollWidth")
+    assert overflow <= width, f"{name} is {overflow}px wide on a {width}px screen"
+
+
+def test_screenshots_of_every_page_at_phone_and_laptop_width(stack, browser, tmp_path):
+    populate(stack)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    for size, (width, height) in WIDTHS.items():
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        watch(page, problems)
+        for name, path in PAGES:
+            page.goto(stack.url + path)
+            if name not in ("dashboard", "monitor", "commands"):  # these keep a live stream open
+                page.wait_for_load_state("networkidle")
+            if name == "monitor":
+                page.locator("body[data-stream=connected]").wait_for()
+                for i in range(60):  # a gesture over a second or so, so the plot has something to draw
+                    stack.play(0.5 + 0.4 * np.sin(i / 6), 0.5 + 0.4 * np.cos(i / 9), i / 60)
+                    threading.Event().wait(0.02)  # pacing for the picture only; nothing is measured
+                page.locator('[data-bars="out"] .bar').first.wait_for()
+                page.wait_for_function("() => document.querySelector('canvas').width > 0")
+            check_layout(page, name, width)
+            page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
+        page.goto(stack.url + "/config")
+        text = page.locator("#config-text").input_value()
+        page.locator("#config-text").fill(
+            re.sub(r"threshold = [\d.]+", "threshold = -1", text).replace("[osc]", "[osc]\nport = 1")
+        )
+        page.get_by_role("button", name="Check").click()
+        page.locator(".problems li").first.wait_for()
+        check_layout(page, "config-problems", width)
+        page.screenshot(path=str(SHOTS / f"config-problems-{size}.png"), full_page=True)
+        log = sorted((stack.root / "logs").glob("*.log"))[-1].name
+        page.goto(f"{stack.url}/logs/{log}/delete")
+        page.screenshot(path=str(SHOTS / f"confirm-delete-{size}.png"), full_page=True)
+        context.close()
+    assert problems == []
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """serve(**settings) -> (url, ui, folder): the app in this process, for views a stack cannot show."""
+    servers = []
+
+    def start(**settings):
+        root = tmp_path / f"view{len(servers)}"
+        for name in ("logs", "datasets", "models"):
+            (root / name).mkdir(parents=True)
+        shutil.copy(REPO / "configs" / "default.toml", root / "config.toml")
+        ui = create_app(Settings(workdir=Workdir.at(root), check_models=fake_checker, **settings))
+        server = make_server(
+            "127.0.0.1", 0, ui.app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
+        )
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}", ui, root
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def instrument_view(serve):
+    """The pages as they look on the instrument: no impsy-train, nothing running."""
+    url, _, root = serve(training=False)
+    return url, root
+
+
+def test_screenshots_of_the_instrument_only_pages(browser, instrument_view):
+    url, root = instrument_view
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for size, (width, height) in WIDTHS.items():
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.goto(url + "/training")
+        assert "impsy-train pull http://127.0.0.1" in page.content()
+        check_layout(page, "training-instrument", width)
+        page.screenshot(path=str(SHOTS / f"training-instrument-{size}.png"), full_page=True)
+        page.goto(url + "/")
+        page.screenshot(path=str(SHOTS / f"dashboard-not-running-{size}.png"), full_page=True)
+        write_password_hash(root / ".webui" / "password", "sesame")
+        page.goto(url + "/models")
+        assert page.url.startswith(url + "/login")
+        check_layout(page, "login", width)
+        page.screenshot(path=str(SHOTS / f"login-{size}.png"), full_page=True)
+        (root / ".webui" / "password").unlink()
+        context.close()
+
+
+def test_screenshot_of_a_training_run(browser, serve, tmp_path):
+    """Training on a laptop: the epochs and the loss plot of a finished run (a stand-in trainer)."""
+    script = tmp_path / "trainer.py"
+    script.write_text(FAKE_TRAINER)
+
+    def command(dataset, dimension, size, epochs, early, out):
+        return [sys.executable, str(script), str(out), "ok", "train"]
+
+    url, _, root = serve(training=True, train_command=command)
+    data = Dataset(9, np.zeros((500, 9), np.float32), np.array([0, 250]), ["a.log", "b.log"])
+    data.save(root / "datasets" / "training-dataset-9d.npz")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for size, (width, height) in WIDTHS.items():
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.goto(url + "/training")
+        page.get_by_role("button", name="Start training").click()
+        page.locator("[data-job-done]").wait_for()  # the run ended and the page says what to do next
+        page.wait_for_function(
+            "() => document.querySelector('[data-job-output]').textContent.includes('completed')"
+        )
+        check_layout(page, "training-run", width)
+        page.screenshot(path=str(SHOTS / f"training-run-{size}.png"), full_page=True)
+        context.close()
