@@ -817,7 +817,8 @@ class WebUI:
 
     def logs_page(self):
         logs = self.inventory.logs()
-        return self.render("logs", logs=logs, limit=self.settings.limits.log)
+        writing = next((log.name for log in logs if self.writing_now(log.name)), None)
+        return self.render("logs", logs=logs, writing=writing, limit=self.settings.limits.log)
 
     def logs_archive(self):
         stamp = time.strftime("%Y-%m-%d-%H%M")

@@ -128,6 +128,9 @@ def test_all_logs_download_as_one_zip(client, workdir, log_file):
 def test_the_log_impsy_run_is_writing_cannot_be_deleted(ui, client, log_file):
     ui.link.state["log"] = f"logs/{LOG}"
     ui.link.report()
+    listing = client.get("/logs").text
+    assert '<span class="pill ok">recording</span>' in listing
+    assert f'href="/logs/{LOG}/delete"' not in listing
     page = client.get(f"/logs/{LOG}/delete").text
     assert "impsy run is writing this log right now: delete it after IMPSY has restarted." in page
     response = client.post(f"/logs/{LOG}/delete", headers={"Accept": "application/json"})

@@ -10,13 +10,13 @@ New models are trained from these.</p>
   <tbody>
   % for l in logs:
     <tr>
-      <td data-label="Log"><span class="date">{{l.started}}</span><br><span class="name">{{l.name}}</span></td>
+      <td data-label="Log"><span class="date">{{l.started}}</span>{{!' <span class="pill ok">recording</span>' if l.name == writing else ''}}<br><span class="name">{{l.name}}</span></td>
       <td data-label="Dimension">{{l.dimension}}</td>
       <td data-label="Events">{{l.performer}} from you{{', %d from IMPSY' % l.model if l.model else ''}}</td>
       <td data-label="Duration">{{human_duration(l.duration)}}</td>
       <td data-label="Size">{{human_bytes(l.bytes)}}</td>
       <td class="row-actions"><div><a class="button" href="/logs/{{quote(l.name)}}" download>Download</a>
-        % if not locked:
+        % if not locked and l.name != writing:
         <a class="button danger" href="/logs/{{quote(l.name)}}/delete">Delete</a>
         % end
       </div></td>
