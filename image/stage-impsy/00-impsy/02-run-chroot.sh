@@ -14,6 +14,12 @@ for group in audio dialout gpio; do
 	fi
 done
 
+# gpiozero's pin library, from the Raspberry Pi archive (plain Debian, as in the
+# emulated test, has none; gpiozero then reports no pin factory if [gpio] is used).
+if compgen -G "/etc/apt/sources.list.d/raspi.*" >/dev/null; then
+	apt-get install -y --no-install-recommends python3-lgpio
+fi
+
 # The runtime, offline from the wheels built on the build host. System site
 # packages let gpiozero find the distribution's lgpio on Raspberry Pi OS.
 rm -rf /opt/impsy/venv
