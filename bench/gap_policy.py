@@ -1,12 +1,12 @@
-"""Does cutting logs into gestures at long pauses help? Train with three policies and compare.
+"""What to do with long pauses in the logs? Train with three policies and compare.
 
-Policies for the time between events (dt) in real logs, which holds pauses of minutes:
+Real logs hold pauses of minutes between gestures. Policies for the time between events (dt):
   raw:   keep every dt as logged
-  cap:   clip dt at MAX_GAP seconds
-  split: end a gesture at any pause over MAX_GAP seconds (what `impsy dataset` does)
-Every model is scored on the same held-out performances, cut into gestures (the playing we
-want the model to learn), as negative log-likelihood per event; and it then plays 2,000 steps
-on its own, to see how often it asks for a pause longer than MAX_GAP.
+  cap:   clip dt at MAX_GAP seconds (what `impsy dataset` does)
+  split: cut a performance into gestures at any pause over MAX_GAP seconds (dt = 0 at each cut)
+Every model is trained with the same settings and scored on the same held-out performances,
+cut into gestures (the playing we want a model to learn), as negative log-likelihood per
+event; then it plays 2,000 steps on its own, to see how often it asks for a long pause.
 
 usage: python bench/gap_policy.py LOGDIR DIMENSION [--epochs N]
 """
@@ -25,19 +25,27 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 from impsy_train.export import export_tflite
 from impsy_train.training import TrainSettings, heldout_nll, train
-from impsy_train.windows import split_by_performance
+from impsy_train.windows import Split, split_by_performance
 
-from impsy.dataset import DEFAULT_MAX_GAP, Dataset, build_dataset
+from impsy.dataset import DEFAULT_MAX_GAP as MAX_GAP
+from impsy.dataset import Dataset, build_dataset
 from impsy.model import load_model
 
 
-def with_policy(raw: Dataset, policy: str) -> Dataset:
-    """The raw (unsplit) dataset with one dt policy applied."""
-    if policy == "raw":
-        return raw
+def split_at_gaps(raw: Dataset) -> Dataset:
+    """Each performance cut into gestures wherever dt > MAX_GAP; a gesture keeps its log's name."""
+    cuts = np.flatnonzero(raw.events[:, 0] > MAX_GAP)
+    starts = np.union1d(raw.starts, cuts)
     events = raw.events.copy()
-    events[:, 0] = np.minimum(events[:, 0], DEFAULT_MAX_GAP)
-    return Dataset(raw.dimension, events, raw.starts, raw.sources)
+    events[starts, 0] = 0.0
+    owner = np.searchsorted(raw.starts, starts, side="right") - 1
+    return Dataset(raw.dimension, events, starts, [raw.sources[i] for i in owner])
+
+
+def holding_out(dataset: Dataset, logs: list[str]) -> Split:
+    """The dataset's segments divided by whether their log is held out."""
+    parts = list(zip(dataset.performances(), dataset.sources, strict=True))
+    return Split([p for p, s in parts if s not in logs], [p for p, s in parts if s in logs], logs)
 
 
 def free_play(tflite: Path, steps: int = 2000) -> dict:
@@ -51,7 +59,7 @@ def free_play(tflite: Path, steps: int = 2000) -> dict:
     dts = np.array(dts)
     return {
         "median_dt": round(float(np.median(dts)), 4),
-        "long_pauses_pct": round(100 * float(np.mean(dts > DEFAULT_MAX_GAP)), 2),
+        "long_pauses_pct": round(100 * float(np.mean(dts > MAX_GAP)), 2),
         "max_dt": round(float(dts.max()), 2),
     }
 
@@ -63,20 +71,23 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     args = parser.parse_args()
 
-    split_ds, _ = build_dataset(args.logs, args.dimension, DEFAULT_MAX_GAP)
-    raw_ds, _ = build_dataset(args.logs, args.dimension, float("inf"))
+    raw, _ = build_dataset(args.logs, args.dimension, float("inf"))
+    datasets = {
+        "raw": raw,
+        "cap": build_dataset(args.logs, args.dimension, MAX_GAP)[0],
+        "split": split_at_gaps(raw),
+    }
     settings = TrainSettings(size="s", epochs=args.epochs, early_stopping=True, patience=5)
-    held = split_by_performance(split_ds, settings.validation_fraction, settings.seed)
-    datasets = {"raw": raw_ds, "cap": with_policy(raw_ds, "cap"), "split": split_ds}
+    held_logs = split_by_performance(raw, settings.validation_fraction, settings.seed).validation_logs
+    scored_on = holding_out(datasets["split"], held_logs).validation
     results = {}
     for policy, dataset in datasets.items():
-        result = train(dataset, settings, verbose=0)
-        assert result.validation_logs == held.validation_logs  # same held-out performances
+        result = train(dataset, settings, verbose=0, split=holding_out(dataset, held_logs))
         with tempfile.TemporaryDirectory() as tmp:
             tflite, _ = export_tflite(result.model, Path(tmp) / "m.tflite")
             play = free_play(tflite)
         results[policy] = {
-            "heldout_nll_per_event": round(heldout_nll(result.model, held.validation), 3),
+            "heldout_nll_per_event": round(heldout_nll(result.model, scored_on), 3),
             "best_epoch": result.best_epoch,
             "minutes": round(result.seconds / 60, 1),
             **play,
@@ -84,12 +95,7 @@ def main() -> None:
         print(policy, json.dumps(results[policy]), flush=True)
     print(
         json.dumps(
-            {
-                "dimension": args.dimension,
-                "held_out": held.validation_logs,
-                "max_gap": DEFAULT_MAX_GAP,
-                "results": results,
-            },
+            {"dimension": args.dimension, "held_out": held_logs, "max_gap": MAX_GAP, "results": results},
             indent=2,
         )
     )

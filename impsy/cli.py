@@ -210,7 +210,7 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-gap",
         type=float,
         default=DEFAULT_MAX_GAP,
-        help=f"a pause longer than this many seconds ends a gesture (default: {DEFAULT_MAX_GAP:g})",
+        help=f"pauses longer than this count as this many seconds (default: {DEFAULT_MAX_GAP:g})",
     )
 
 

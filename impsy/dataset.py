@@ -1,13 +1,14 @@
-"""Logs -> dataset of gestures, stored without pickle so that loading one cannot run code.
+"""Logs -> dataset of performances, stored without pickle so that loading one cannot run code.
 
-A dataset is a list of gestures, each a run of events ``[dt, x1..xn]`` where dt is the
-time in seconds since the previous event of the same gesture. A log is cut into gestures
-wherever the performer paused longer than ``max_gap`` seconds (or the clock jumped back):
-a pause of minutes is the performer resting, not playing, and one such dt scaled by 10
-dominates a Gaussian mixture's loss. The first event of every gesture has dt = 0.
+A dataset is a list of performances (one per log), each a run of events ``[dt, x1..xn]``
+where dt is the time in seconds since the performer's previous event; the first event of a
+performance has dt = 0. Real logs hold pauses of minutes: the performer resting, not
+playing. One such dt, scaled by 10, dominates a Gaussian mixture's loss and teaches the
+model to go silent for minutes, so every dt is capped at ``max_gap`` seconds (and a clock
+that jumped backwards gives dt = 0). docs/datasets.md has the figures behind this choice.
 
-File: a ``.npz`` holding plain arrays only: ``events`` float32 [N, D], ``starts`` int64 [G]
-(the first row of each gesture), ``sources`` (log file names, one per gesture) and
+File: a ``.npz`` holding plain arrays only: ``events`` float32 [N, D], ``starts`` int64 [P]
+(the first row of each performance), ``sources`` (log file names, one per performance) and
 ``meta`` (a JSON string). ``np.load(..., allow_pickle=False)`` reads it.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "impsy-dataset-1"
 DEFAULT_MAX_GAP = 5.0  # seconds; see the module docstring and docs/datasets.md for the figures
+Progress = Callable[[int, int, Path], None]  # (logs done, logs in all, the log just read)
 
 
 class DatasetError(Exception):
@@ -41,7 +44,7 @@ def dataset_filename(dimension: int) -> str:
 
 @dataclass
 class Dataset:
-    """Gestures of one dimension, as one array of events and the start row of each gesture."""
+    """Performances of one dimension, as one array of events and the start row of each."""
 
     dimension: int
     events: np.ndarray
@@ -53,23 +56,19 @@ class Dataset:
         self.events = np.asarray(self.events, dtype=np.float32).reshape(-1, self.dimension)
         self.starts = np.asarray(self.starts, dtype=np.int64).reshape(-1)
 
-    def gestures(self) -> list[np.ndarray]:
-        """Each gesture as its own [n, D] array (views into ``events``)."""
+    def performances(self) -> list[np.ndarray]:
+        """Each performance as its own [n, D] array (views into ``events``)."""
         return np.split(self.events, self.starts[1:]) if len(self.starts) else []
 
     @property
-    def logs(self) -> int:
-        return len(set(self.sources))
-
-    @property
     def duration(self) -> float:
-        """Seconds of playing: the sum of all dts (pauses longer than max_gap excluded)."""
+        """Seconds of playing: the sum of all dts (each pause counted as at most max_gap)."""
         return float(self.events[:, 0].sum()) if len(self.events) else 0.0
 
     def summary(self) -> str:
         minutes, seconds = divmod(round(self.duration), 60)
         return (
-            f"{self.logs} performances ({len(self.starts)} gestures), {len(self.events):,} events, "
+            f"{len(self.starts)} performances, {len(self.events):,} events, "
             f"{minutes} min {seconds:02d} s of playing"
         )
 
@@ -90,15 +89,11 @@ class Dataset:
         return path
 
 
-def split_gestures(times: np.ndarray, max_gap: float = DEFAULT_MAX_GAP) -> tuple[np.ndarray, np.ndarray]:
-    """dt for each event (0 at each gesture's start) and the indices where gestures start."""
+def event_dt(times: np.ndarray, max_gap: float = DEFAULT_MAX_GAP) -> np.ndarray:
+    """dt for each event of a performance: 0 first, then the time since the last, in [0, max_gap]."""
     if len(times) == 0:
-        return np.zeros(0), np.zeros(0, dtype=np.int64)
-    dt = np.diff(times, prepend=times[0])
-    breaks = (dt > max_gap) | (dt < 0)
-    breaks[0] = True
-    dt[breaks] = 0.0
-    return dt, np.flatnonzero(breaks)
+        return np.zeros(0)
+    return np.clip(np.diff(times, prepend=times[0]), 0.0, max_gap)
 
 
 @dataclass
@@ -112,29 +107,37 @@ class BuildReport:
 
 
 def build_dataset(
-    log_dir: str | Path, dimension: int, max_gap: float = DEFAULT_MAX_GAP
+    log_dir: str | Path, dimension: int, max_gap: float = DEFAULT_MAX_GAP, progress: Progress | None = None
 ) -> tuple[Dataset, BuildReport]:
-    """Collect the performer's events from every log of one dimension into gestures."""
+    """Collect the performer's events from every log of one dimension in a folder."""
+    return build_from_logs(find_logs(log_dir, dimension), dimension, max_gap, progress)
+
+
+def build_from_logs(
+    paths: Iterable[Path], dimension: int, max_gap: float = DEFAULT_MAX_GAP, progress: Progress | None = None
+) -> tuple[Dataset, BuildReport]:
+    """Collect the performer's events from these logs, one performance per log."""
+    paths = list(paths)
     report = BuildReport()
     events, starts, sources = [], [], []
     offset = 0
-    for path in find_logs(log_dir, dimension):
+    for done, path in enumerate(paths, start=1):
         read = read_log(path, dimension)
         report.files += 1
         report.rows += read.rows
         report.skipped += read.skipped
         report.problems += read.problems[: max(0, 10 - len(report.problems))]
-        if read.events == 0:
-            continue
-        dt, gesture_starts = split_gestures(read.times, max_gap)
-        events.append(np.column_stack([dt, read.controls]).astype(np.float32))
-        starts.append(gesture_starts + offset)
-        sources += [path.name] * len(gesture_starts)
-        offset += read.events
+        if read.events:
+            events.append(np.column_stack([event_dt(read.times, max_gap), read.controls]).astype(np.float32))
+            starts.append(offset)
+            sources.append(path.name)
+            offset += read.events
+        if progress:
+            progress(done, len(paths), path)
     dataset = Dataset(
         dimension=dimension,
         events=np.concatenate(events) if events else np.zeros((0, dimension), np.float32),
-        starts=np.concatenate(starts) if starts else np.zeros(0, np.int64),
+        starts=np.array(starts, dtype=np.int64),
         sources=sources,
         meta={"max_gap": max_gap, "created": datetime.now().isoformat(timespec="seconds")},
     )
@@ -192,16 +195,14 @@ def _load_original(path: Path, allow_pickle: bool) -> Dataset:
         perfs = [np.asarray(p, dtype=np.float32) for p in data["perfs"]]
     if not perfs or any(p.ndim != 2 for p in perfs) or len({p.shape[1] for p in perfs}) != 1:
         raise DatasetError(f"{path}: perfs must be [n, D] arrays of one dimension D")
-    # Original datasets kept long pauses; cut them into gestures the same way as logs.
-    events, starts, offset = [], [], 0
-    for perf in (p for p in perfs if len(p)):
-        dt, gesture_starts = split_gestures(np.cumsum(perf[:, 0], dtype=np.float64))
-        events.append(np.column_stack([dt, perf[:, 1:]]).astype(np.float32))
-        starts.append(gesture_starts + offset)
-        offset += len(perf)
-    events, starts = np.concatenate(events), np.concatenate(starts)
+    # Original datasets kept long pauses: cap them as logs are capped.
+    perfs = [p for p in perfs if len(p)]
+    events = np.concatenate(perfs)
+    events[:, 0] = np.clip(events[:, 0], 0.0, DEFAULT_MAX_GAP)
+    starts = np.cumsum([0, *(len(p) for p in perfs[:-1])])
     _check_arrays(path, events.shape[1], events, starts)
-    return Dataset(events.shape[1], events, starts, [path.name] * len(starts), {"original": True})
+    names = [f"{path.name} #{i + 1}" for i in range(len(starts))]
+    return Dataset(events.shape[1], events, starts, names, {"original": True})
 
 
 def dimensions_in(log_dir: str | Path) -> list[int]:

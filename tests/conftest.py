@@ -80,16 +80,12 @@ def tiny_model(tmp_path_factory) -> dict:
 
     from impsy.dataset import Dataset
 
-    dts, starts, sources, rows = [], [], [], 0
+    performances = []
     for p in range(4):
-        for g in range(2):
-            dt, values = gesture(80, 3, phase=p + g)
-            dt[0] = 0.0
-            dts.append(np.column_stack([dt, values]))
-            starts.append(rows)
-            sources.append(f"perf{p}.log")
-            rows += len(dt)
-    dataset = Dataset(4, np.concatenate(dts), np.array(starts), sources)
+        dt, values = gesture(160, 3, phase=p)
+        dt[0] = 0.0
+        performances.append(np.column_stack([dt, values]))
+    dataset = Dataset(4, np.concatenate(performances), np.arange(4) * 160, [f"perf{p}.log" for p in range(4)])
     result = train(dataset, TrainSettings(size="xxs", epochs=3, seq_len=20, seq_step=4), verbose=0)
     folder = tmp_path_factory.mktemp("tiny-model")
     save(result, folder)

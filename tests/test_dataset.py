@@ -1,4 +1,4 @@
-"""Datasets: logs cut into gestures at long pauses, saved and loaded without pickle."""
+"""Datasets: one performance per log, long pauses capped, saved and loaded without pickle."""
 
 import pickle
 import subprocess
@@ -12,27 +12,26 @@ from impsy.dataset import (
     DatasetError,
     build_dataset,
     dataset_filename,
+    event_dt,
     load_dataset,
-    split_gestures,
 )
 
 
-def test_split_gestures_at_long_pauses_and_clock_jumps():
+def test_long_pauses_are_capped_and_clock_jumps_back_are_zero():
     times = np.array([0.0, 0.1, 0.2, 10.2, 10.3, 9.0, 9.1])
-    dt, starts = split_gestures(times, max_gap=5.0)
-    assert list(starts) == [0, 3, 5]
-    assert dt == pytest.approx([0, 0.1, 0.1, 0, 0.1, 0, 0.1])
+    assert event_dt(times, max_gap=5.0) == pytest.approx([0, 0.1, 0.1, 5.0, 0.1, 0, 0.1])
 
 
 def test_build_from_logs_written_by_the_runtime(make_logs):
     logs = make_logs(dimension=4, performances=3, events=50)
     dataset, report = build_dataset(logs, 4)
     assert report.files == 3 and report.skipped == 0
-    assert len(dataset.starts) == 6  # each log: two gestures 60 s apart
+    assert len(dataset.starts) == 3 and dataset.sources == [p.name for p in sorted(logs.iterdir())]
     assert len(dataset.events) == 300
     assert dataset.events[0, 0] == 0.0 and dataset.events[1, 0] == pytest.approx(0.05, abs=1e-6)
-    assert dataset.duration == pytest.approx(6 * 49 * 0.05, rel=1e-3)
-    assert all(len(g) == 50 for g in dataset.gestures())
+    assert dataset.events[50, 0] == 5.0  # each log rests 60 s between its two gestures
+    assert dataset.duration == pytest.approx(3 * (99 * 0.05 + 5.0 - 0.05), rel=1e-3)
+    assert all(len(p) == 100 for p in dataset.performances())
 
 
 def test_rnn_rows_are_not_training_data(tmp_path):
@@ -75,14 +74,14 @@ def test_original_pickled_dataset_needs_an_explicit_opt_in(tmp_path):
     assert not marker.exists()
 
 
-def test_original_dataset_loads_when_allowed_and_is_cut_at_pauses(tmp_path):
+def test_original_dataset_loads_when_allowed_and_its_pauses_are_capped(tmp_path):
     perf = np.zeros((6, 3), np.float32)
     perf[:, 0] = [0, 0.1, 0.1, 60.0, 0.1, 0.1]
     perfs = np.empty(1, dtype=object)
     perfs[0] = perf
     np.savez(tmp_path / "old.npz", perfs=perfs)
     loaded = load_dataset(tmp_path / "old.npz", allow_pickle=True)
-    assert list(loaded.starts) == [0, 3] and loaded.events[3, 0] == 0.0
+    assert list(loaded.starts) == [0] and loaded.events[3, 0] == 5.0
 
 
 @pytest.mark.parametrize(
@@ -140,9 +139,7 @@ def test_impsy_dataset_command_prints_the_size(make_logs, tmp_path, capsys, monk
     monkeypatch.chdir(tmp_path)
     assert cli.main(["dataset"]) == 0
     out = capsys.readouterr().out
-    assert out == (
-        "datasets/training-dataset-4d.npz: 2 performances (4 gestures), 160 events, 0 min 08 s of playing\n"
-    )
+    assert out == ("datasets/training-dataset-4d.npz: 2 performances, 160 events, 0 min 18 s of playing\n")
 
 
 def test_impsy_dataset_without_logs_is_one_friendly_line(tmp_path, monkeypatch):

@@ -204,8 +204,8 @@ class Core:
 
     def _condition(self, now: float, controls: np.ndarray) -> None:
         dt = now - self._last_event
-        # A long pause starts a new gesture, as in the datasets the model learnt from.
-        event = np.concatenate([[dt if dt <= DEFAULT_MAX_GAP else 0.0], controls])
+        # A long pause is capped, as in the datasets the model learnt from.
+        event = np.concatenate([[min(dt, DEFAULT_MAX_GAP)], controls])
         self._params = self.model.step(event)
         self._last_event = now
 

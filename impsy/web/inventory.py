@@ -84,8 +84,7 @@ class DatasetInfo:
     bytes: int
     dimension: int | None = None
     events: int = 0
-    gestures: int = 0
-    logs: int = 0
+    performances: int = 0
     minutes: float = 0.0
     created: str = ""
     error: str | None = None
@@ -111,8 +110,7 @@ def summarise_dataset(path: Path) -> DatasetInfo:
         return info
     info.dimension = dataset.dimension
     info.events = len(dataset.events)
-    info.gestures = len(dataset.starts)
-    info.logs = dataset.logs
+    info.performances = len(dataset.starts)
     info.minutes = round(dataset.duration / 60, 1)
     info.created = str(dataset.meta.get("created", ""))
     return info

@@ -20,10 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
-from impsy.dataset import DEFAULT_MAX_GAP, Dataset, dataset_filename, split_gestures
-from impsy.logs import find_logs, read_log
+from impsy.dataset import DEFAULT_MAX_GAP, build_from_logs, dataset_filename
+from impsy.logs import find_logs
 from impsy.web.paths import MODEL_EXTRAS, Workdir, unique_name
 
 log = logging.getLogger(__name__)
@@ -134,43 +132,23 @@ class Jobs:
 
 
 def build_dataset_job(workdir: Workdir, dimension: int, max_gap: float = DEFAULT_MAX_GAP):
-    """The work of building datasets/training-dataset-<D>d.npz, with a progress event per log.
-
-    Does what impsy.dataset.build_dataset does (a test holds the two to the same result), one
-    log at a time so that the page can show how far it has got.
-    """
+    """The work of building datasets/training-dataset-<D>d.npz, with a progress event per log."""
 
     def work(job: Job) -> None:
-        paths = find_logs(workdir.folder("log"), dimension)
-        paths = [p for p in paths if workdir.inside(p)]
+        paths = [p for p in find_logs(workdir.folder("log"), dimension) if workdir.inside(p)]
         if not paths:
             job.finish("failed", f"there are no {dimension}d logs to build from")
             return
-        events, starts, sources, offset, skipped = [], [], [], 0, 0
-        for done, path in enumerate(paths, start=1):
-            read = read_log(path, dimension)
-            skipped += read.skipped
-            if read.events:
-                dt, gesture_starts = split_gestures(read.times, max_gap)
-                events.append(np.column_stack([dt, read.controls]).astype(np.float32))
-                starts.append(gesture_starts + offset)
-                sources += [path.name] * len(gesture_starts)
-                offset += read.events
-            job.emit("progress", done=done, total=len(paths), message=f"read {path.name}")
-        if not events:
+
+        def progress(done: int, total: int, path: Path) -> None:
+            job.emit("progress", done=done, total=total, message=f"read {path.name}")
+
+        dataset, report = build_from_logs(paths, dimension, max_gap, progress)
+        if not len(dataset.events):
             job.finish("failed", f"the {dimension}d logs hold no performer events")
             return
-        from datetime import datetime
-
-        dataset = Dataset(
-            dimension=dimension,
-            events=np.concatenate(events),
-            starts=np.concatenate(starts),
-            sources=sources,
-            meta={"max_gap": max_gap, "created": datetime.now().isoformat(timespec="seconds")},
-        )
         target = dataset.save(workdir.folder("dataset") / dataset_filename(dimension))
-        note = f"; {skipped} malformed rows skipped" if skipped else ""
+        note = f"; {report.skipped} malformed rows skipped" if report.skipped else ""
         job.finish("done", f"{target.name}: {dataset.summary()}{note}", dataset=target.name)
 
     return work

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from impsy.dataset import DEFAULT_MAX_GAP
 from impsy.interaction.core import MAX_LATENESS, Core, Log, Play, Settings, Silence
 from impsy.model.base import ModelInfo
 
@@ -114,11 +115,11 @@ def test_polyphony_feeds_the_time_since_the_last_performer_event():
     assert model.fed[1].tolist() == pytest.approx([0.25, 0.3, 0.4])
 
 
-def test_a_long_pause_is_fed_as_the_start_of_a_new_gesture():
+def test_a_long_pause_is_capped_as_in_the_training_data():
     model = ScriptedModel()
     core = Core(model, Settings(mode="polyphony"), now=0.0)
     core.on_input(100.0, np.array([0.1, 0.2]))
-    assert model.fed[0][0] == 0.0
+    assert model.fed[0][0] == DEFAULT_MAX_GAP
 
 
 def test_battle_plays_alone_and_ignores_the_performer():

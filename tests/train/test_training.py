@@ -60,17 +60,17 @@ def test_report_holds_the_figures(tiny_model):
 def test_validation_holds_out_whole_performances(tiny_model):
     dataset = tiny_model["dataset"]
     split = split_by_performance(dataset, 0.25, seed=0)
-    assert len(split.validation_logs) == 1
-    held = [g for g, s in zip(dataset.gestures(), dataset.sources, strict=True) if s in split.validation_logs]
-    assert len(split.validation) == len(held) == 2
-    assert all(any(v is h or np.shares_memory(v, h) for h in held) for v in split.validation)
+    assert len(split.validation_logs) == 1 and len(split.validation) == 1 and len(split.train) == 3
+    held = dataset.sources.index(split.validation_logs[0])
+    assert np.shares_memory(split.validation[0], dataset.performances()[held])
+    assert not any(np.shares_memory(t, split.validation[0]) for t in split.train)
 
 
-def test_windows_never_cross_gestures():
+def test_windows_never_cross_performances():
     a = np.zeros((30, 2), np.float32)
     b = np.ones((30, 2), np.float32)
     x, y = windows([a, b], seq_len=10, step=5)
-    assert len(x) == 8  # 4 windows per 30-event gesture
+    assert len(x) == 8  # 4 windows per 30-event performance
     assert all(np.all(w == w[0, 0]) for w in np.concatenate([x, y], axis=1))
 
 
@@ -125,7 +125,7 @@ def test_cli_trains_from_logs(make_logs, tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "3 performances (6 gestures)" in out
+    assert "3 performances, 360 events" in out
     assert (models / "musicMDRNN-dim3-layers2-units16-mixtures5-scale10.tflite").is_file()
     assert "Keras and LiteRT agree within" in out
 
@@ -141,5 +141,5 @@ def test_cli_refuses_an_original_pickled_dataset_unless_allowed(tmp_path, capsys
 
 def test_training_too_little_data_is_a_clear_error():
     tiny = Dataset(3, np.zeros((20, 3)), np.array([0, 10]), ["a", "b"])
-    with pytest.raises(ValueError, match="no gesture has the 51 events a training window needs"):
+    with pytest.raises(ValueError, match="no performance has the 51 events a training window needs"):
         train(tiny, TrainSettings(size="xxs", epochs=1))

@@ -140,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--logs", type=Path, help="build the dataset from this folder of logs instead")
     train.add_argument("--datasets", type=Path, default=Path("datasets"), help=argparse.SUPPRESS)
     train.add_argument("--models", type=Path, default=Path("models"), help="where to save (default: models)")
-    train.add_argument("--max-gap", type=float, default=DEFAULT_MAX_GAP, help="pause that ends a gesture, s")
+    train.add_argument(
+        "--max-gap", type=float, default=DEFAULT_MAX_GAP, help="longest pause kept, in seconds"
+    )
     train.add_argument("--seq-len", type=int, default=50, help="window length in events (default: 50)")
     train.add_argument("--seq-step", type=int, default=5, help="events between window starts (default: 5)")
     train.add_argument(

@@ -13,7 +13,7 @@ from impsy.dataset import Dataset
 from impsy.model import SCALE, SIZES, model_filename
 from impsy_train.export import export_tflite
 from impsy_train.network import build_model, mixture_nll
-from impsy_train.windows import SEQ_LEN, SEQ_STEP, split_by_performance, usable_events, windows
+from impsy_train.windows import SEQ_LEN, SEQ_STEP, Split, split_by_performance, usable_events, windows
 
 
 @dataclass
@@ -47,7 +47,7 @@ class TrainResult:
     validation_events: int
     windows: int
     validation_logs: list[str]
-    heldout_nll: float  # per event, the network run over each held-out gesture from a zero state
+    heldout_nll: float  # per event, the network run over each held-out performance from a zero state
     files: dict[str, str] = field(default_factory=dict)
     parity: float | None = None
 
@@ -83,23 +83,28 @@ class RecordHistory(keras.callbacks.Callback):
             self.history[key].append(float((logs or {}).get(key, np.nan)))
 
 
-def heldout_nll(model: keras.Model, gestures: list[np.ndarray]) -> float:
+def heldout_nll(model: keras.Model, performances: list[np.ndarray]) -> float:
     """Mean negative log-likelihood per predicted event (in the network's scaled units)."""
     loss = mixture_nll(model.get_layer("mdn").dimension, model.get_layer("mdn").mixtures)
     total, count = 0.0, 0
-    for gesture in gestures:
-        if len(gesture) < 2:
+    for performance in performances:
+        if len(performance) < 2:
             continue
-        scaled = gesture[None].astype(np.float32) * SCALE
+        scaled = performance[None].astype(np.float32) * SCALE
         total += float(np.sum(loss(scaled[:, 1:], model(scaled[:, :-1]))))
-        count += len(gesture) - 1
+        count += len(performance) - 1
     return total / count if count else float("nan")
 
 
-def train(dataset: Dataset, settings: TrainSettings, verbose: int = 1) -> TrainResult:
-    """Fit a new MDRNN; Ctrl-C stops early and keeps the best epoch so far."""
+def train(
+    dataset: Dataset, settings: TrainSettings, verbose: int = 1, split: Split | None = None
+) -> TrainResult:
+    """Fit a new MDRNN; Ctrl-C stops early and keeps the best epoch so far.
+
+    The held-out performances are drawn from the seed unless `split` names them.
+    """
     keras.utils.set_random_seed(settings.seed)
-    split = split_by_performance(dataset, settings.validation_fraction, settings.seed)
+    split = split or split_by_performance(dataset, settings.validation_fraction, settings.seed)
     x_train, y_train = windows(split.train, settings.seq_len, settings.seq_step)
     # Validation windows do not overlap, so each held-out event counts once.
     x_val, y_val = windows(split.validation, settings.seq_len, settings.seq_len)

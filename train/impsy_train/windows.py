@@ -15,7 +15,7 @@ SEQ_STEP = 5  # windows start this many events apart; 1 repeats every event 50 t
 
 @dataclass
 class Split:
-    """Gestures for training and for validation, never sharing a performance."""
+    """Performances for training and for validation."""
 
     train: list[np.ndarray]
     validation: list[np.ndarray]
@@ -23,39 +23,37 @@ class Split:
 
 
 def split_by_performance(dataset: Dataset, validation_fraction: float = 0.1, seed: int = 0) -> Split:
-    """Hold out whole performances (log files), so validation never sees a training gesture's neighbours."""
-    gestures = dataset.gestures()
-    sources = (
-        dataset.sources
-        if len(dataset.sources) == len(gestures)
-        else [f"gesture-{i}" for i in range(len(gestures))]
+    """Hold out whole performances, so validation never sees a neighbour of a training window."""
+    performances = dataset.performances()
+    if len(performances) < 2:
+        raise ValueError("validation needs at least two performances (log files); record another one")
+    names = dataset.sources or [f"performance {i + 1}" for i in range(len(performances))]
+    held = max(1, round(validation_fraction * len(performances)))
+    chosen = set(np.random.default_rng(seed).choice(len(performances), size=held, replace=False).tolist())
+    return Split(
+        train=[p for i, p in enumerate(performances) if i not in chosen],
+        validation=[p for i, p in enumerate(performances) if i in chosen],
+        validation_logs=sorted(names[i] for i in chosen),
     )
-    logs = sorted(set(sources))
-    if len(logs) < 2:
-        raise ValueError("validation needs at least two performances (log files); record another performance")
-    rng = np.random.default_rng(seed)
-    held = max(1, round(validation_fraction * len(logs)))
-    chosen = set(rng.choice(logs, size=held, replace=False).tolist())
-    train = [g for g, s in zip(gestures, sources, strict=True) if s not in chosen]
-    validation = [g for g, s in zip(gestures, sources, strict=True) if s in chosen]
-    return Split(train, validation, sorted(chosen))
 
 
 def windows(
-    gestures: list[np.ndarray], seq_len: int = SEQ_LEN, step: int = SEQ_STEP
+    performances: list[np.ndarray], seq_len: int = SEQ_LEN, step: int = SEQ_STEP
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs [n, seq_len, D] and next-event targets, scaled, from every gesture long enough."""
-    slices = [g[start : start + seq_len + 1] for g in gestures for start in range(0, len(g) - seq_len, step)]
+    """Inputs [n, seq_len, D] and next-event targets, scaled; windows never cross performances."""
+    slices = [
+        p[start : start + seq_len + 1] for p in performances for start in range(0, len(p) - seq_len, step)
+    ]
     if not slices:
-        longest = max((len(g) for g in gestures), default=0)
+        longest = max((len(p) for p in performances), default=0)
         raise ValueError(
-            f"no gesture has the {seq_len + 1} events a training window needs (longest: {longest});"
+            f"no performance has the {seq_len + 1} events a training window needs (longest: {longest});"
             " record longer performances or lower --seq-len"
         )
     data = np.stack(slices).astype(np.float32) * SCALE
     return data[:, :-1], data[:, 1:]
 
 
-def usable_events(gestures: list[np.ndarray], seq_len: int = SEQ_LEN) -> int:
-    """Events in gestures long enough to make at least one window."""
-    return sum(len(g) for g in gestures if len(g) > seq_len)
+def usable_events(performances: list[np.ndarray], seq_len: int = SEQ_LEN) -> int:
+    """Events in performances long enough to make at least one window."""
+    return sum(len(p) for p in performances if len(p) > seq_len)

@@ -40,7 +40,7 @@ then train on it (on a laptop: see <a href="/training">Training</a>).</p>
       <td data-label="Dimension">-</td><td data-label="Contents" class="error">{{d.error}}</td>
       % else:
       <td data-label="Dimension">{{d.dimension}}</td>
-      <td data-label="Contents">{{d.events}} events in {{d.gestures}} gestures from {{d.logs}} logs ({{d.minutes}} min)</td>
+      <td data-label="Contents">{{d.events}} events from {{d.performances}} performances ({{d.minutes}} min)</td>
       % end
       <td data-label="Size">{{human_bytes(d.bytes)}}</td>
       <td class="row-actions"><div><a class="button" href="/datasets/{{quote(d.name)}}" download>Download</a>
