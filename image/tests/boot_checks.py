@@ -98,7 +98,10 @@ class VM:
             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
             f"{self.args.user}@127.0.0.1", command,
         ]  # fmt: skip
-        return subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, check=False)
+        try:
+            return subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(cmd, 124, b"", f"timed out after {timeout:g} s".encode())
 
     def ssh_popen(self, command: str) -> subprocess.Popen:
         cmd = [
@@ -259,10 +262,16 @@ def check_usb(vm: VM, report: Report, has_webui: bool) -> None:
     state = wait_for(lambda: _usb0(vm), 90, vm, 3)
     report.check("usb0 up with its address", bool(state), f"usb0: {state or _usb0_raw(vm)}")
 
-    browse = vm.ssh("avahi-browse -rptk _http._tcp; avahi-browse -rptk _osc._udp", timeout=60).stdout.decode()
-    resolved_lines = [ln for ln in browse.splitlines() if ln.startswith("=")]
-    http_ok = any(";_http._tcp;" in ln and ";4000;" in ln for ln in resolved_lines)
-    osc_ok = any(";_osc._udp;" in ln and ";6000;" in ln for ln in resolved_lines)
+    def announced() -> tuple[bool, bool]:
+        browse = vm.ssh("avahi-browse -rptk _http._tcp; avahi-browse -rptk _osc._udp", timeout=60)
+        resolved_lines = [ln for ln in browse.stdout.decode().splitlines() if ln.startswith("=")]
+        return (
+            any(";_http._tcp;" in ln and ";4000;" in ln for ln in resolved_lines),
+            any(";_osc._udp;" in ln and ";6000;" in ln for ln in resolved_lines),
+        )
+
+    wait_for(lambda: all(announced()), 60, vm, 3)
+    http_ok, osc_ok = announced()
     report.check("avahi services", http_ok and osc_ok, f"_http._tcp:4000 {http_ok}, _osc._udp:6000 {osc_ok}")
 
     resolved = vm.ssh("avahi-resolve -4 -n impsypi.local; avahi-resolve -a 169.254.1.1", timeout=30)

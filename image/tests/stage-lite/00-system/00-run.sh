@@ -50,6 +50,7 @@ Before=avahi-daemon.service
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+TimeoutStartSec=180
 ExecStart=/usr/local/sbin/test-laptop
 
 [Install]
