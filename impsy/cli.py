@@ -29,6 +29,7 @@ from impsy.dataset import (
     dimensions_in,
 )
 from impsy.model import Model, ModelError, load_model
+from impsy.web.options import add_arguments as add_webui_arguments
 
 log = logging.getLogger("impsy")
 
@@ -165,6 +166,13 @@ def run_check_config(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def run_webui(args: argparse.Namespace) -> int:
+    """Serve the web UI (bottle is imported only here)."""
+    from impsy.web.server import run
+
+    return run(args)
+
+
 def run_midi_ports(args: argparse.Namespace) -> int:
     """Print the MIDI inputs and outputs this machine has (mido is imported only here)."""
     from impsy.channels.midi import run_midi_ports as list_ports
@@ -255,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     check_cfg = commands.add_parser("check-config", help="validate a config file without running")
     check_cfg.add_argument("file", nargs="?", type=Path, default=DEFAULT_CONFIG, help="default: config.toml")
     check_cfg.set_defaults(handler=run_check_config)
+
+    webui = commands.add_parser("webui", help="serve the web UI (config, logs, models, live monitor)")
+    add_webui_arguments(webui)
+    webui.set_defaults(handler=run_webui)
 
     ports = commands.add_parser("midi-ports", help="list MIDI port names to copy into the config")
     ports.set_defaults(handler=run_midi_ports)
