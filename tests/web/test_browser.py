@@ -83,9 +83,9 @@ class Stack:
         for name in ("logs", "datasets", "models"):
             (root / name).mkdir(parents=True)
         udp = socket.SOCK_DGRAM
-        self.osc_port = free_port(udp)
+        self.osc_port, self.command_port = free_port(udp), free_port(udp)
         self.config_text = CONFIG.format(
-            osc=self.osc_port, client=free_port(udp), monitor=free_port(udp), command=free_port(udp)
+            osc=self.osc_port, client=free_port(udp), monitor=free_port(udp), command=self.command_port
         )
         (root / "config.toml").write_text(self.config_text)
         self.port = free_port()
@@ -124,6 +124,12 @@ class Stack:
                 raise AssertionError(f"impsy run exited: {self.run_output}")
             threading.Event().wait(0.1)
         raise AssertionError(f"gave up waiting for {what}; last status {status}")
+
+    def set_mode(self, mode: str) -> None:
+        """Put `impsy run` in a mode over its command port, and wait until it reports it."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(osc_message("/impsy/mode", [mode]), ("127.0.0.1", self.command_port))
+        self.wait_until(lambda s: (s["run"]["state"] or {}).get("mode") == mode, f"mode {mode}")
 
     def play(self, *values: float) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -242,6 +248,7 @@ def test_upload_a_model_and_make_it_active(stack, page, tiny_model, tmp_path):
 def test_live_values_arrive_on_the_monitor(stack, page):
     from playwright.sync_api import expect
 
+    stack.set_mode("callresponse")
     page.goto(stack.url + "/monitor")
     bars = page.locator('[data-bars="in"] .bar')
     expect(page.locator('[data-bars="in"] .empty')).to_be_visible()
@@ -315,6 +322,7 @@ def test_the_performance_lock(stack, page):
     expect(page.get_by_role("button", name="Save")).to_be_enabled()
     page.goto(stack.url + "/commands")
     page.get_by_role("button", name="callresponse", exact=True).click()
+    expect(page.locator('[data-state="mode"]')).to_have_text("callresponse")
 
 
 # ---- Screenshots of every page ------------------------------------------------------------------------
@@ -351,6 +359,7 @@ def check_layout(page, name: str, width: int) -> None:
 
 def test_screenshots_of_every_page_at_phone_and_laptop_width(stack, browser, tmp_path):
     populate(stack)
+    stack.set_mode("callresponse")  # IMPSY answers, so the monitor shows output too
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     for size, (width, height) in WIDTHS.items():
@@ -420,9 +429,11 @@ def instrument_view(serve):
 def test_screenshots_of_the_instrument_only_pages(browser, instrument_view):
     url, root = instrument_view
     SHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
     for size, (width, height) in WIDTHS.items():
         context = browser.new_context(viewport={"width": width, "height": height})
         page = context.new_page()
+        watch(page, problems)
         page.goto(url + "/training")
         assert "impsy-train pull http://127.0.0.1" in page.content()
         check_layout(page, "training-instrument", width)
@@ -436,6 +447,7 @@ def test_screenshots_of_the_instrument_only_pages(browser, instrument_view):
         page.screenshot(path=str(SHOTS / f"login-{size}.png"), full_page=True)
         (root / ".webui" / "password").unlink()
         context.close()
+    assert problems == []
 
 
 def test_screenshot_of_a_training_run(browser, serve, tmp_path):
@@ -450,11 +462,14 @@ def test_screenshot_of_a_training_run(browser, serve, tmp_path):
     data = Dataset(9, np.zeros((500, 9), np.float32), np.array([0, 250]), ["a.log", "b.log"])
     data.save(root / "datasets" / "training-dataset-9d.npz")
     SHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
     for size, (width, height) in WIDTHS.items():
         context = browser.new_context(viewport={"width": width, "height": height})
         page = context.new_page()
+        watch(page, problems)
         page.goto(url + "/training")
         page.get_by_role("button", name="Start training").click()
+        page.wait_for_url(re.compile(r"/training\?job=\d+$"))  # the new run's page, not the last one's
         page.locator("[data-job-done]").wait_for()  # the run ended and the page says what to do next
         page.wait_for_function(
             "() => document.querySelector('[data-job-output]').textContent.includes('completed')"
@@ -462,3 +477,41 @@ def test_screenshot_of_a_training_run(browser, serve, tmp_path):
         check_layout(page, "training-run", width)
         page.screenshot(path=str(SHOTS / f"training-run-{size}.png"), full_page=True)
         context.close()
+    assert problems == []
+
+
+def test_a_finished_training_run_is_shown_in_full(browser, serve, tmp_path):
+    """Opening the page of a run that has already ended replays its output and plot (no JS errors)."""
+    from playwright.sync_api import expect
+
+    script = tmp_path / "trainer.py"
+    script.write_text(FAKE_TRAINER)
+
+    def command(dataset, dimension, size, epochs, early, out):
+        return [sys.executable, str(script), str(out), "ok", "train"]
+
+    url, ui, root = serve(training=True, train_command=command)
+    Dataset(4, np.zeros((50, 4), np.float32), np.array([0]), ["a.log"]).save(root / "datasets" / "d.npz")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    problems: list[str] = []
+    watch(page, problems)
+    page.goto(url + "/training")
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    response = page.request.post(url + "/training/start", form={"csrf": token, "dataset": "d.npz"})
+    job = ui.jobs.current("training")
+    seen = 0
+    while job.running or not any(e["type"] == "end" for e in job.events):
+        seen = job.wait(seen, 30.0)[-1]["seq"]
+    assert response.ok
+    page.goto(f"{url}/training?job={job.id}")
+    expect(page.locator("[data-job-output]")).to_contain_text("completed after 3 epochs")
+    expect(page.locator("[data-job-message]")).to_contain_text("training finished")
+    drawn = page.evaluate(
+        "() => { const c = document.querySelector('[data-loss-plot]');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " return d.some((v, i) => i % 4 === 3 && v > 0); }"
+    )
+    assert drawn, "the loss plot is empty"
+    context.close()
+    assert problems == []

@@ -336,9 +336,7 @@ def saved_dataset(tmp_path: Path) -> bytes:
 def test_uploading_a_dataset(client, workdir, tmp_path):
     response = client.upload("/api/datasets?name=mine.npz", saved_dataset(tmp_path))
     assert response.status == 200
-    assert response.json()["message"].startswith(
-        "Uploaded datasets/mine.npz: 2 performances, 30 events"
-    )
+    assert response.json()["message"].startswith("Uploaded datasets/mine.npz: 2 performances, 30 events")
     assert load_dataset(workdir.folder("dataset") / "mine.npz").dimension == 4
     again = client.upload("/api/datasets?name=mine.npz", saved_dataset(tmp_path))
     assert again.status == 409

@@ -2,6 +2,7 @@
 "use strict";
 
 (function () {
+  const losses = []; // before anything that may call plot(): a finished job is replayed at once
   const box = document.querySelector("[data-job]");
   if (!box || !window.EventSource || box.dataset.jobState !== "running") {
     if (box) replayFinished(box);
@@ -27,8 +28,6 @@
       });
     }
   }
-
-  const losses = [];
 
   function handle(box, event, live) {
     const message = box.querySelector("[data-job-message]");
