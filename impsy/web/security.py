@@ -19,12 +19,15 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import os
 import secrets
 import socket
 import threading
 import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "impsy_session"
 AUTH_COOKIE = "impsy_auth"
@@ -36,10 +39,13 @@ MAX_FAILURES = 5  # failed logins per minute before logins are refused for a whi
 FAILURE_WINDOW = 60.0
 
 
-def _write_private(path: Path, text: str) -> None:
+UNREADABLE = "!unreadable"  # a password file that exists but cannot be read: nobody can log in
+
+
+def _write_private(path: Path, text: str, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     os.replace(tmp, path)
@@ -83,15 +89,22 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 def read_password_hash(path: Path) -> str | None:
+    """The stored hash; None without a password file. An unreadable file locks everyone out
+    (failing closed) rather than switching the password off."""
     try:
         text = path.read_text().strip()
-    except OSError:
+    except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as error:
+        log.error("%s cannot be read (%s): nobody can log in until it is fixed", path, error)
+        return UNREADABLE
     return text or None
 
 
 def write_password_hash(path: Path, password: str) -> None:
-    _write_private(path, hash_password(password) + "\n")
+    # Group-readable: set by the first user over SSH, read by the web UI's service user, both in
+    # group impsy. It holds a salted scrypt hash only.
+    _write_private(path, hash_password(password) + "\n", 0o640)
 
 
 class Guard:

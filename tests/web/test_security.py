@@ -343,7 +343,14 @@ def test_the_password_is_stored_as_a_salted_scrypt_hash(workdir, with_password):
     assert verify_password("sesame", stored)
     assert not verify_password("Sesame", stored)
     assert hash_password("sesame") != hash_password("sesame")  # salted
-    assert (workdir.state / "password").stat().st_mode & 0o777 == 0o600
+    assert (workdir.state / "password").stat().st_mode & 0o777 == 0o640  # the service user reads it
+
+
+def test_an_unreadable_password_file_locks_everyone_out(client, workdir):
+    (workdir.state / "password").mkdir()  # exists, cannot be read as a file
+    assert client.get("/").status == 303
+    assert client.post("/login", {"password": ""}).status == 401
+    assert client.get("/api/status", headers={"Authorization": "Basic aW1wc3k6"}).status == 401
 
 
 def test_login_cookies_expire(workdir, with_password):
