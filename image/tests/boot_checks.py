@@ -10,13 +10,16 @@ Standard library only: the host needs no packages of ours.
 from __future__ import annotations
 
 import argparse
+import http.cookiejar
 import json
+import re
 import shlex
 import socket
 import struct
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -320,12 +323,31 @@ def check_restart_rights(vm: VM, report: Report) -> None:
     for who, command in (("first user", restart), ("impsy (web UI)", f"sudo -u impsy {restart}")):
         done = vm.ssh(command, timeout=240)
         results.append((who, done.returncode == 0, done.stderr.decode().strip()[:120]))
+    if has_webui(vm):
+        results.append(("Restart button", *web_restart(vm)))
     active = vm.ssh("systemctl is-active impsy-run").stdout.decode().strip()
     report.check(
         "restart impsy-run without a password",
         all(ok for _, ok, _ in results) and active == "active",
         "; ".join(f"{who}: {'ok' if ok else err}" for who, ok, err in results) + f"; then {active}",
     )
+
+
+def web_restart(vm: VM) -> tuple[bool, str]:
+    """Press the web UI's Restart button (its form and security token, as a browser would)."""
+    started = "systemctl show impsy-run -p ExecMainStartTimestampMonotonic"
+    before = vm.ssh(started).stdout.decode().strip()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    base = f"http://127.0.0.1:{vm.web}"
+    try:
+        page = opener.open(f"{base}/restart", timeout=30).read().decode(errors="replace")
+        token = re.search(r'name="csrf" value="([^"]+)"', page)
+        data = urllib.parse.urlencode({"csrf": token.group(1) if token else ""}).encode()
+        opener.open(f"{base}/restart", data=data, timeout=240).read()
+    except OSError as error:
+        return False, str(error)[:120]
+    after = vm.ssh(started).stdout.decode().strip()
+    return before != after, f"impsy-run {'restarted' if before != after else 'not restarted'}"
 
 
 def check_midi(vm: VM, report: Report) -> None:

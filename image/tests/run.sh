@@ -56,10 +56,12 @@ step "boot in qemu-system-aarch64 and check from the host"
 set +e
 python3 "${here}/boot_checks.py" --kernel "${work}/vmlinuz" --initrd "${work}/initrd.gz" \
 	--disk "${work}/root.img" --key "${work}/id_test" --user "${IMPSY_USER}" \
-	--console "${work}/console.log"
-status=$?
+	--console "${work}/console.log" | tee "${work}/checks.log"
+status=${PIPESTATUS[0]}
 set -e
 echo "figure build (host tools to bootable disk): ${build_seconds} s"
 echo "figure whole image test: $(($(date +%s) - started)) s"
 echo "console: ${work}/console.log; service journal: ${work}/console.journal"
+# The plain 'N passed, N failed, N skipped' line closes the output.
+grep -E '^[0-9]+ passed, [0-9]+ failed' "${work}/checks.log" | tail -n1 || echo "0 passed, 1 failed"
 exit "${status}"
