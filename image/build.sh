@@ -48,7 +48,9 @@ if [ ! -d "${work}/pi-gen/.git" ]; then
 	git clone --quiet "${PI_GEN_REPO}" "${work}/pi-gen"
 fi
 git -C "${work}/pi-gen" fetch --quiet --tags origin
-git -C "${work}/pi-gen" checkout --quiet --force "${PI_GEN_REF}"
+git -C "${work}/pi-gen" checkout --quiet --force "${PI_GEN_REF}" ||
+	die "no pi-gen ref ${PI_GEN_REF}: pick a bookworm arm64 release tag or branch from \
+'git ls-remote --tags ${PI_GEN_REPO}' and set PI_GEN_REF"
 # Only our stage exports an image; Lite stays an intermediate step.
 touch "${work}/pi-gen/stage2/SKIP_IMAGES"
 

@@ -45,6 +45,19 @@ static)
 		--resolve-names=never "${src}"/udev/*.rules
 	visudo -c -q -f "${src}/image/stage-impsy/00-impsy/files/impsy.sudoers"
 	echo "sudoers: ok"
+
+	# No default password: the real build refuses to start without a login.
+	if out="$(env -u IMPSY_PASSWORD -u IMPSY_SSH_KEY "${src}/image/build.sh" 2>&1)" ||
+		! grep -q "no login" <<<"${out}"; then
+		echo "image/build.sh built without IMPSY_PASSWORD or IMPSY_SSH_KEY: ${out}" >&2
+		exit 1
+	fi
+	if out="$(env -u IMPSY_PASSWORD IMPSY_SSH_KEY="${HOME}/.ssh/id_ed25519.pub" "${src}/image/build.sh" 2>&1)" ||
+		! grep -q "not a path" <<<"${out}"; then
+		echo "image/build.sh took a path for IMPSY_SSH_KEY: ${out}" >&2
+		exit 1
+	fi
+	echo "build.sh: refuses to build without a login"
 	;;
 root)
 	rootfs="${2:?lint.sh root ROOTFS}"
