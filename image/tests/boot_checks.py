@@ -218,6 +218,7 @@ def run_checks(vm: VM, report: Report, args: argparse.Namespace) -> None:
 
     check_osc(vm, report)
     check_usb(vm, report, has["webui"])
+    check_instruments(vm, report)
     check_midi(vm, report)
 
     check_restart_rights(vm, report)
@@ -348,6 +349,30 @@ def web_restart(vm: VM) -> tuple[bool, str]:
         return False, str(error)[:120]
     after = vm.ssh(started).stdout.decode().strip()
     return before != after, f"impsy-run {'restarted' if before != after else 'not restarted'}"
+
+
+def check_instruments(vm: VM, report: Report) -> None:
+    """Plug a micro:bit (its USB ids on a g_serial gadget) and a USB-MIDI keyboard (a configfs
+    MIDI gadget) into the VM's spare dummy_hcd ports: our udev rules name them and let the
+    impsy user in."""
+    vm.put(HERE / "guest" / "plug_instruments.sh", "/tmp/plug_instruments.sh")
+    done = vm.ssh("sudo bash /tmp/plug_instruments.sh", timeout=120)
+    out = (done.stdout + done.stderr).decode()
+    lines = out.splitlines()
+    microbit = next((ln for ln in lines if ln.startswith("/dev/impsy/microbit ")), "")
+    ignored = "modemmanager-ignore 1" in out
+    report.check(
+        "micro:bit: /dev/impsy/microbit for group dialout",
+        "/dev/ttyACM" in microbit and microbit.endswith("dialout 660")
+        and ignored and "impsy opens microbit: yes" in out,
+        (microbit or out.strip()[-200:]) + ("; ModemManager ignores it" if ignored else ""),
+    )  # fmt: skip
+    midi = next((ln for ln in lines if ln.startswith("/dev/impsy/midi-")), "")
+    report.check(
+        "USB-MIDI: /dev/impsy/midi-<device> for group audio",
+        "/dev/snd/midiC" in midi and midi.endswith("audio 660"),
+        midi or out.strip()[-200:],
+    )
 
 
 def check_midi(vm: VM, report: Report) -> None:

@@ -29,3 +29,6 @@ on_chroot <<<"depmod -a ${version}"
 # The Pi's dwc2 stands in as dummy_hcd: a USB device controller, with a host port
 # wired to it inside the VM, so the gadget gets a real link.
 echo dummy_hcd >"${ROOTFS_DIR}/etc/modules-load.d/impsy-test-udc.conf"
+# Three controllers: the USB Ethernet gadget, then a "micro:bit" and a "MIDI keyboard"
+# that the test plugs in (guest/plug_instruments.sh) to meet our udev rules.
+echo "options dummy_hcd num=3" >"${ROOTFS_DIR}/etc/modprobe.d/impsy-test-udc.conf"
