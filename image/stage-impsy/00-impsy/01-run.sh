@@ -18,9 +18,12 @@ install -m 644 "${IMPSY_WHEELS}"/*.whl "${ROOTFS_DIR}/var/cache/impsy-wheels/"
 
 # A pristine copy of the shipped models and docs; /srv/impsy gets its own copies.
 install -d "${ROOTFS_DIR}/opt/impsy/models" "${ROOTFS_DIR}/opt/impsy/docs" "${ROOTFS_DIR}/opt/impsy/bin"
-if compgen -G "${IMPSY_SRC}/models/*" >/dev/null; then
-	cp -r "${IMPSY_SRC}/models/." "${ROOTFS_DIR}/opt/impsy/models/"
-fi
+# The models and their training reports; not the Keras files (training only).
+for file in "${IMPSY_SRC}"/models/*.tflite "${IMPSY_SRC}"/models/*.report.*; do
+	if [ -f "${file}" ]; then
+		install -m 644 "${file}" "${ROOTFS_DIR}/opt/impsy/models/"
+	fi
+done
 install -m 644 "${IMPSY_SRC}/docs/appliance.md" "${ROOTFS_DIR}/opt/impsy/docs/"
 
 # `impsy check-config`, `impsy check` and friends for the SSH user.

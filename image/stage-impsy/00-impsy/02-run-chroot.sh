@@ -34,9 +34,9 @@ rm -rf /var/cache/impsy-wheels
 if [ ! -f /srv/impsy/config.toml ]; then
 	/opt/impsy/venv/bin/impsy init /srv/impsy
 fi
-for model in /opt/impsy/models/*; do
-	if [ -e "$model" ] && [ ! -e "/srv/impsy/models/$(basename "$model")" ]; then
-		cp -r "$model" /srv/impsy/models/
+for model in /opt/impsy/models/*.tflite; do
+	if [ -f "$model" ] && [ ! -e "/srv/impsy/models/$(basename "$model")" ]; then
+		cp "$model" /srv/impsy/models/
 	fi
 done
 chown -R impsy:impsy /srv/impsy
