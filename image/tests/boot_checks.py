@@ -223,6 +223,7 @@ def run_checks(vm: VM, report: Report, args: argparse.Namespace) -> None:
     check_instruments(vm, report)
     check_midi(vm, report)
 
+    check_users_day(vm, report, has["webui"])
     check_restart_rights(vm, report)
 
     failed = vm.ssh("systemctl --failed --no-legend --plain").stdout.decode().strip()
@@ -316,6 +317,34 @@ def _usb0(vm: VM) -> str | None:
     if info.get("operstate") == "UP" and f"{USB_ADDRESS}/16" in addresses:
         return f"{info['operstate']} {' '.join(addresses)}"
     return None
+
+
+def check_users_day(vm: VM, report: Report, webui: bool) -> None:
+    """docs/appliance.md's day: scp a model into ~/impsy/models, check the config with the
+    `impsy` on the login PATH, and see the model in the web UI."""
+    model = next(iter(sorted((HERE.parent.parent / "impsy" / "data" / "models").glob("*.tflite"))), None)
+    if model is None:
+        report.check("user's day: copy a model over", False, "no shipped model to copy")
+        return
+    name = "copied-over-" + model.name
+    copy = subprocess.run(
+        ["scp", "-P", str(vm.ssh_port), "-i", vm.args.key, "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+         str(model), f"{vm.args.user}@127.0.0.1:impsy/models/{name}"],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    checked = vm.ssh("bash -lc 'impsy check-config ~/impsy/config.toml'", timeout=120)
+    listed = http_get(vm.web, "/models") if webui else None
+    in_web = bool(listed) and name in listed[1]
+    verdict = (checked.stdout + checked.stderr).decode().strip().splitlines()[-1:] or ["no output"]
+    report.check(
+        "user's day: copy a model over",
+        copy.returncode == 0 and checked.returncode == 0 and (in_web or not webui),
+        f"scp to ~/impsy/models: {'ok' if copy.returncode == 0 else copy.stderr.decode().strip()}; "
+        f"impsy check-config: {verdict[0][:100]}; "
+        f"web UI lists it: {in_web if webui else 'no web UI yet'}",
+    )  # fmt: skip
+    vm.ssh(f"rm -f ~/impsy/models/{name}")
 
 
 def check_restart_rights(vm: VM, report: Report) -> None:
