@@ -143,3 +143,48 @@ def test_training_too_little_data_is_a_clear_error():
     tiny = Dataset(3, np.zeros((20, 3)), np.array([0, 10]), ["a", "b"])
     with pytest.raises(ValueError, match="no performance has the 51 events a training window needs"):
         train(tiny, TrainSettings(size="xxs", epochs=1))
+
+
+def test_ctrl_c_on_the_real_command_saves_the_best_epoch_even_if_started_ignoring_it(make_logs, tmp_path):
+    """`nohup impsy-train ... &` starts it with SIGINT ignored; Ctrl-C (or the web UI's Stop) still works."""
+    import signal
+    import subprocess
+    import sys
+
+    logs = make_logs(dimension=3, performances=3, events=60)
+    models = tmp_path / "models"
+    command = [
+        sys.executable,
+        "-m",
+        "impsy_train.cli",
+        "train",
+        "-D",
+        "3",
+        "-M",
+        "xxs",
+        "--epochs",
+        "500",
+        "--seq-len",
+        "10",
+        "--logs",
+        str(logs),
+        "--models",
+        str(models),
+    ]
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    lines = []
+    for line in child.stdout:
+        lines.append(line)
+        if line.startswith("Epoch 3/"):
+            child.send_signal(signal.SIGINT)
+            break
+    out = "".join(lines) + child.communicate(timeout=120)[0]
+    assert child.returncode == 0, out
+    assert "interrupted after" in out
+    assert (models / "musicMDRNN-dim3-layers2-units16-mixtures5-scale10.tflite").is_file()

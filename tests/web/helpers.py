@@ -344,6 +344,7 @@ FAKE_TRAINER = textwrap.dedent(
     """
     import signal, sys, time
     from pathlib import Path
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as impsy-train does
     out, mode = Path(sys.argv[1]), sys.argv[2]
     stem = out / "musicMDRNN-dim4-layers2-units64-mixtures5-scale10"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -180,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from impsy_train.remote import RemoteError
 
+    # A parent started in the background (`nohup ... &`, a non-interactive shell) passes SIGINT
+    # down ignored; Ctrl-C and the web UI's Stop button must still end training with the best epoch.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     errors: tuple[type[Exception], ...] = (*USER_ERRORS, RemoteError)
     if args.command not in ("pull", "push"):  # these two never need TensorFlow

@@ -33,6 +33,9 @@ rm -rf /var/cache/impsy-wheels
 # everything created inside, so the first user and both services can edit it.
 if [ ! -f /srv/impsy/config.toml ]; then
 	/opt/impsy/venv/bin/impsy init /srv/impsy
+	# No one watches the service's terminal: printing every gesture would only fill the
+	# journal and wear the SD card. `journalctl -u impsy-run` still shows what matters.
+	sed -i 's/^verbose = true /verbose = false/' /srv/impsy/config.toml
 fi
 for model in /opt/impsy/models/*.tflite; do
 	if [ -f "$model" ] && [ ! -e "/srv/impsy/models/$(basename "$model")" ]; then
