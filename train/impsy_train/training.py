@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,38 @@ class TrainResult:
 
 class TrainingError(Exception):
     """Training could not produce a model."""
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Ctrl-C (SIGINT) ends training after the current batch; a second Ctrl-C stops at once.
+
+    A KeyboardInterrupt raised in the middle of a TensorFlow step can corrupt TensorFlow's
+    memory and abort the process, losing the model; a flag checked between batches cannot.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this batch, keeping the best epoch (Ctrl-C again stops at once)", flush=True)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.requested:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 class KeepBest(keras.callbacks.Callback):
@@ -110,7 +144,8 @@ def train(
     x_val, y_val = windows(split.validation, settings.seq_len, settings.seq_len)
     model = build_model(dataset.dimension, settings.size, learning_rate=settings.learning_rate)
     best, record = KeepBest(), RecordHistory()
-    callbacks: list[keras.callbacks.Callback] = [best, record]
+    interrupt = StopOnInterrupt()
+    callbacks: list[keras.callbacks.Callback] = [best, record, interrupt]
     if settings.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience))
     started = time.perf_counter()
@@ -126,7 +161,9 @@ def train(
             callbacks=callbacks,
             verbose=verbose,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the second Ctrl-C: keep what the finished epochs gave
+        stopped = "interrupted"
+    if interrupt.requested:
         stopped = "interrupted"
     seconds = time.perf_counter() - started
     if best.weights is None:
