@@ -64,7 +64,11 @@ class OscEndpoint(asyncio.DatagramProtocol):
             self.on_garbage(f"not an OSC packet ({error or type(error).__name__})")
             return
         for timed in messages:
-            self.on_message(timed.message.address, list(timed.message.params))
+            try:
+                self.on_message(timed.message.address, list(timed.message.params))
+            except Exception:
+                # asyncio closes a transport whose callback raises: keep listening instead.
+                log.exception("error handling OSC %s", timed.message.address)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP "port unreachable" from a client that is not listening yet: harmless for UDP.

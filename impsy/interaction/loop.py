@@ -8,10 +8,12 @@ deadline falls. With nothing scheduled the loop sleeps in epoll: no polling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -183,14 +185,24 @@ class Performance:
             channel.monitor_input(controls)
         if self.config.verbose:
             self._print("in ", controls)
-        self._perform(self.core.on_input(self._now(), controls))
+        with self._carry_on("handling input"):
+            self._perform(self.core.on_input(self._now(), controls))
         self._rearm()
 
     def _on_timer(self) -> None:
         self._timer = self._timer_at = None
         if self.core is not None:
-            self._perform(self.core.on_timer(self._now()))
+            with self._carry_on("playing"):
+                self._perform(self.core.on_timer(self._now()))
             self._rearm()
+
+    @contextlib.contextmanager
+    def _carry_on(self, doing: str) -> Iterator[None]:
+        """A bug while handling one event is logged, and the performance goes on with the next."""
+        try:
+            yield
+        except Exception:
+            log.exception("error while %s; the performance goes on", doing)
 
     def _rearm(self) -> None:
         """Set the one timer to the core's next deadline (no timer if there is none)."""
@@ -214,7 +226,10 @@ class Performance:
             if isinstance(action, Play):
                 self.counts[action.source] += 1
                 for channel in self.channels:
-                    channel.send(action.values)
+                    try:
+                        channel.send(action.values)
+                    except Exception as error:  # one broken channel must not silence the others
+                        self.drops.add(channel.name, f"could not send: {error!r}")
                 if self.config.verbose and action.source != "thru":
                     self._print("out", action.values)
             elif isinstance(action, Log):

@@ -1,0 +1,111 @@
+"""The performance loop keeps playing through a broken channel and a failing model step."""
+
+import asyncio
+
+import numpy as np
+from udp_harness import free_udp_port
+
+from impsy.channels.base import Channel
+from impsy.config import parse_config
+from impsy.interaction.loop import Performance
+from impsy.model import DummyModel
+
+WAIT = 20.0  # a guard against hanging, not a measurement
+
+
+def config(mode: str = "battle"):
+    text = f"""
+[interaction]
+mode = "{mode}"
+threshold = 0.1
+[model]
+dimension = 3
+sigmatemp = 0.01
+pitemp = 1
+timescale = 0.01
+[webui]
+monitor_port = {free_udp_port()}
+command_port = {free_udp_port()}
+"""
+    parsed, problems = parse_config(text)
+    assert parsed is not None, problems
+    return parsed
+
+
+class Recorder(Channel):
+    name = "recorder"
+
+    def __init__(self, wanted: int) -> None:
+        self.sent: list[np.ndarray] = []
+        self.silenced = 0
+        self.enough = asyncio.Event()
+        self.wanted = wanted
+
+    def send(self, values):
+        self.sent.append(values)
+        if len(self.sent) >= self.wanted:
+            self.enough.set()
+
+    def silence(self):
+        self.silenced += 1
+
+
+class Broken(Channel):
+    name = "broken"
+
+    def send(self, values):
+        raise OSError("device gone")
+
+
+class FailsOnce(DummyModel):
+    def __init__(self) -> None:
+        super().__init__(3, seed=0)
+        self.failed = False
+
+    def step(self, x):
+        if not self.failed:
+            self.failed = True
+            raise FloatingPointError("a bug, once")
+        return super().step(x)
+
+
+def play(performance: Performance, recorder: Recorder) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(performance.run(stop))
+        await asyncio.wait_for(recorder.enough.wait(), WAIT)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+
+
+def test_a_broken_channel_does_not_silence_the_others(tmp_path):
+    recorder = Recorder(wanted=20)
+    performance = Performance(config(), DummyModel(3, seed=1), tmp_path, [Broken(), recorder])
+    play(performance, recorder)
+    assert len(recorder.sent) >= 20
+    assert performance.drops.counts["broken"] >= 20
+    assert recorder.silenced >= 1  # shutdown silences every channel
+
+
+def test_a_failing_model_step_is_logged_and_the_music_goes_on(tmp_path, caplog):
+    recorder = Recorder(wanted=10)
+    model = FailsOnce()
+    performance = Performance(config("polyphony"), model, tmp_path, [recorder])
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(performance.run(stop))
+        while performance.core is None:
+            await asyncio.sleep(0)
+        for i in range(12):  # the first input meets the bug; the rest are answered
+            performance.vector("test", np.full(2, i / 12))
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(recorder.enough.wait(), WAIT)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert model.failed and len(recorder.sent) >= 10
+    assert "error while handling input; the performance goes on" in caplog.text
