@@ -91,8 +91,9 @@ def restart_command(args: argparse.Namespace) -> list[str]:
 
 def build(args: argparse.Namespace):
     """The WebUI object for these options (the link to `impsy run` not yet started)."""
-    from impsy.web.app import Settings, create_app
+    from impsy.web.app import create_app
     from impsy.web.paths import Workdir
+    from impsy.web.settings import Settings
 
     workdir = Workdir.at(args.workdir)
     return create_app(

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from web.helpers import CONFIG_4D, DEFAULT_CONFIG, Client, FakeLink, fake_checker
 
-from impsy.web.app import Limits, Settings, create_app
+from impsy.web.app import create_app
 from impsy.web.paths import Workdir
+from impsy.web.settings import Limits, Settings
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from conftest import gesture, write_log
 from web.helpers import CONFIG_4D
 
 from impsy.dataset import Dataset
-from impsy.web.app import Limits
+from impsy.web.settings import Limits
 
 LOG = "2026-01-31T20-15-00-4d-mdrnn.log"
 WHAT = (

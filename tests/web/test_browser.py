@@ -26,10 +26,11 @@ from web.helpers import FAKE_TRAINER, REPO, fake_checker, free_port, start_webui
 
 from impsy.channels.udp import osc_message
 from impsy.dataset import Dataset
-from impsy.web.app import Settings, create_app
+from impsy.web.app import create_app
 from impsy.web.paths import Workdir
 from impsy.web.security import write_password_hash
 from impsy.web.server import QuietHandler, ThreadingWSGIServer
+from impsy.web.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

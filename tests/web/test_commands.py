@@ -172,9 +172,9 @@ def test_the_stream_without_vectors_sends_state_changes(ui, client):
 
 
 def test_too_many_streams_are_refused(ui, client, monkeypatch):
-    import impsy.web.app as app_module
+    import impsy.web.pages_live as pages_live
 
-    monkeypatch.setattr(app_module, "MAX_STREAMS", 1)
+    monkeypatch.setattr(pages_live, "MAX_STREAMS", 1)
     _, _, first = client.stream("/monitor/stream")
     next(iter(first))
     response = client.get("/monitor/stream", headers={"Accept": "application/json"})

@@ -9,7 +9,6 @@ import re
 import pytest
 from web.helpers import Client
 
-from impsy.web.app import Limits
 from impsy.web.security import (
     FAILURE_WINDOW,
     MAX_FAILURES,
@@ -18,6 +17,7 @@ from impsy.web.security import (
     verify_password,
     write_password_hash,
 )
+from impsy.web.settings import Limits
 
 CSRF_MESSAGE = (
     "this form was out of date or came from elsewhere (its security token did not match): "

@@ -1,0 +1,245 @@
+"""The working folder's files: the logs, datasets and models pages, their uploads, downloads and
+deletions, and making a model the active one."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import bottle
+
+from impsy.dataset import DEFAULT_MAX_GAP, DatasetError, dimensions_in, load_dataset
+from impsy.logs import log_dimension, read_log
+from impsy.web import backup
+from impsy.web.configtext import EditError, with_model
+from impsy.web.handling import Answer, Handling, Refused, start_attachment
+from impsy.web.inventory import DATASET_MAX_UNPACKED, dataset_unpacked_size
+from impsy.web.paths import CONFIG, KINDS, MODEL_EXTRAS, write_atomically
+from impsy.web.settings import MB
+
+
+class FilePages(Handling):
+    # ---- any kind: download, delete ----------------------------------------------------------------
+
+    def download(self, kind: str) -> Callable[..., Answer]:
+        def handler(name: str) -> Answer:
+            path = self.path_or_refuse(kind, name)
+            return bottle.static_file(path.name, root=str(path.parent), download=path.name)
+
+        return handler
+
+    def confirm_delete(self, kind: str) -> Callable[..., Answer]:
+        def handler(name: str) -> Answer:
+            path = self.path_or_refuse(kind, name)
+            config, _ = self.read_config()
+            warning = None
+            if kind == "model" and self.active_model(config) == name:
+                warning = "This is the active model: make another one active before deleting it."
+            if kind == "log" and self.writing_now(name):
+                warning = "impsy run is writing this log right now: delete it after IMPSY has restarted."
+            return self.render(
+                "confirm",
+                kind=kind,
+                name=name,
+                folder=KINDS[kind][0],
+                size=path.stat().st_size,
+                warning=warning,
+                page=KINDS[kind][0],
+            )
+
+        return handler
+
+    def delete(self, kind: str) -> Callable[..., Answer]:
+        def handler(name: str) -> Answer:
+            path = self.path_or_refuse(kind, name)
+            folder = KINDS[kind][0]
+            if kind == "log" and self.writing_now(name):
+                return self.refuse(409, f"impsy run is writing {name} right now: delete it after a restart")
+            if kind == "model":
+                config, _ = self.read_config()
+                if self.active_model(config) == name:
+                    return self.refuse(409, f"{name} is the active model: make another one active first")
+                stem = name[: -len(".tflite")]
+                for suffix in (".keras", *MODEL_EXTRAS):
+                    extra = path.parent / (stem + suffix)
+                    if extra.is_file() and self.workdir.inside(extra):
+                        extra.unlink()
+            path.unlink()
+            return self.done(f"Deleted {folder}/{name}.", f"/{folder}")
+
+        return handler
+
+    # ---- logs --------------------------------------------------------------------------------------
+
+    def logs_page(self) -> Answer:
+        logs = self.inventory.logs()
+        writing = next((log.name for log in logs if self.writing_now(log.name)), None)
+        return self.render("logs", logs=logs, writing=writing, limit=self.settings.limits.log)
+
+    def logs_archive(self) -> Answer:
+        start_attachment(f"impsy-logs-{time.strftime('%Y-%m-%d-%H%M')}.zip", "application/zip")
+        return backup.stream_backup(self.workdir, kinds=("log",))
+
+    def writing_now(self, name: str) -> bool:
+        """Is `impsy run` writing this log right now?"""
+        status = self.link.status()
+        current = (status["state"] or {}).get("log") if status["alive"] else None
+        return bool(current) and Path(current).name == name
+
+    def upload_log(self) -> Answer:
+        name = self.upload_name("log")
+        target = self.workdir.folder("log") / name
+        if target.exists() or target.is_symlink():
+            return self.refuse(409, f"logs/{name} already exists: delete it first to replace it")
+        part = self.receive(self.workdir.folder("log"))
+        try:
+            try:
+                part.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                return self.refuse(422, f"{name} is not a text file, so it is not an IMPSY log")
+            read = read_log(part, log_dimension(name))
+            good = read.rows - read.skipped
+            if good == 0:
+                why = f" (for example {read.problems[0].split(': ', 1)[1]})" if read.problems else ""
+                return self.refuse(422, f"{name} has no rows in IMPSY's log format{why}")
+            os.replace(part, target)
+        finally:
+            part.unlink(missing_ok=True)
+        note = f"; {read.skipped} malformed rows will be skipped" if read.skipped else ""
+        return {"ok": True, "message": f"Uploaded logs/{name}: {good} rows{note}.", "name": name}
+
+    # ---- datasets ----------------------------------------------------------------------------------
+
+    def datasets_page(self) -> Answer:
+        job = self.jobs.get(bottle.request.query.get("job", ""))
+        if job is None and (current := self.jobs.current("dataset")) and current.running:
+            job = current
+        dimensions = dimensions_in(self.workdir.folder("log")) if self.workdir.folder("log").is_dir() else []
+        return self.render(
+            "datasets",
+            datasets=self.inventory.datasets(),
+            dimensions=dimensions,
+            job=job,
+            max_gap=DEFAULT_MAX_GAP,
+            limit=self.settings.limits.dataset,
+        )
+
+    def upload_dataset(self) -> Answer:
+        name = self.upload_name("dataset")
+        target = self.workdir.folder("dataset") / name
+        if (target.exists() or target.is_symlink()) and bottle.request.query.get("replace") != "1":
+            return self.refuse(409, f"datasets/{name} already exists: delete it first to replace it")
+        part = self.receive(self.workdir.folder("dataset"))
+        try:
+            try:
+                if dataset_unpacked_size(part) > DATASET_MAX_UNPACKED:
+                    raise DatasetError(f"it would unpack to more than {DATASET_MAX_UNPACKED // MB} MB")
+                dataset = load_dataset(part)  # never allow_pickle: an upload must not run code
+            except DatasetError as error:
+                message = str(error).replace(f"{part}: ", "")
+                return self.refuse(422, f"{name} was not accepted: {message}")
+            if not self.workdir.inside(target.parent):
+                return self.refuse(403, "datasets/ points outside the working folder: refused")
+            os.replace(part, target)
+        finally:
+            part.unlink(missing_ok=True)
+        return {"ok": True, "message": f"Uploaded datasets/{name}: {dataset.summary()}.", "name": name}
+
+    # ---- models ------------------------------------------------------------------------------------
+
+    def models_page(self) -> Answer:
+        config, _ = self.read_config()
+        return self.render(
+            "models",
+            models=self.inventory.models(),
+            active=self.active_model(config),
+            config=config,
+            limit=self.settings.limits.model,
+        )
+
+    def model_plot(self, name: str) -> Answer:
+        path = self.path_or_refuse("model", name)
+        plot = path.parent / (name[: -len(".tflite")] + MODEL_EXTRAS[1])
+        if not plot.is_file() or not self.workdir.inside(plot):
+            return self.refuse(404, f"{name} has no training plot")
+        return bottle.static_file(plot.name, root=str(plot.parent), mimetype="image/png")
+
+    def upload_model(self) -> Answer:
+        query = bottle.request.query
+        name = Path(query.get("name", "").replace("\\", "/")).name
+        if name.endswith((".keras", ".h5")):
+            return self.refuse(
+                415,
+                f"{name}: the runtime plays .tflite models; convert it on your laptop with "
+                f"`impsy-train export {name}` and upload the .tflite",
+            )
+        name = self.upload_name("model")
+        folder = self.workdir.folder("model")
+        target = folder / name
+        if (target.exists() or target.is_symlink()) and query.get("replace") != "1":
+            return self.refuse(409, f"models/{name} already exists: tick 'replace' to overwrite it")
+        part = self.receive(folder)
+        try:
+            checked = part.with_name(part.name[: -len(".part")] + ".tflite")
+            os.replace(part, checked)
+            part = checked
+            figures = self.settings.check_models([part])[0]
+            if "error" in figures:
+                return self.refuse(422, f"{name} was not accepted: {figures['error']}")
+            if not self.workdir.inside(folder):
+                return self.refuse(403, "models/ points outside the working folder: refused")
+            os.replace(part, target)
+        finally:
+            part.unlink(missing_ok=True)
+        self.inventory.remember_model(target, figures)
+        message = (
+            f"Uploaded models/{name}: dimension {figures['dimension']}, size {figures['size'] or '-'}, "
+            f"{figures['ms_per_step']:.2f} ms per prediction."
+        )
+        result = {"ok": True, "message": message, "name": name, "model": figures}
+        if query.get("activate") == "1":
+            try:
+                result["activated"] = self._activate(name, figures)
+            except Refused as refused:
+                result.update(activated=False, activate_error=refused.message)
+                result["message"] += f" Not made active: {refused.message}"
+            else:
+                result["message"] += " It is now the active model: restart IMPSY to play it."
+        return result
+
+    def model_activate(self, name: str) -> Answer:
+        self.path_or_refuse("model", name)
+        info = self.inventory.model(name)
+        if info is None or info.error:
+            why = info.error if info else "it cannot be read"
+            return self.refuse(422, f"{name} cannot be made active: {why}")
+        message = self._activate(name, {"dimension": info.dimension, "size": info.size})
+        return self.done(message, "/models")
+
+    def _activate(self, name: str, figures: dict) -> str:
+        """Point the config's [model] at models/<name> (checked before it is written)."""
+        with self._config_mutex:
+            try:
+                text = self.workdir.config.read_bytes().decode("utf-8-sig")
+            except FileNotFoundError:
+                raise Refused(
+                    409, "there is no config.toml yet: make one with the setup wizard first"
+                ) from None
+            except (OSError, UnicodeDecodeError) as error:
+                raise Refused(409, f"config.toml cannot be read ({error})") from None
+            try:
+                edited = with_model(text, f"models/{name}", figures["dimension"], figures["size"], CONFIG)
+            except EditError as error:
+                raise Refused(
+                    422,
+                    f"making {name} active would leave config.toml invalid, so nothing was changed: "
+                    f"{error} (a {figures['dimension']}d model needs mappings of {figures['dimension'] - 1} "
+                    "controls: change them on the Configuration page or use the setup wizard)",
+                ) from None
+            write_atomically(self.workdir.config, edited.encode(), keep_previous=self.workdir.previous_config)
+        return (
+            f"models/{name} is now the active model (dimension {figures['dimension']}). "
+            "Restart IMPSY to play it."
+        )

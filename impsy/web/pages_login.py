@@ -1,0 +1,49 @@
+"""Logging in and out (only needed when the web UI has a password)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import bottle
+
+from impsy.web.handling import Answer, Handling
+from impsy.web.security import AUTH_COOKIE, LOGIN_DAYS
+
+
+def safe_next(target: str) -> str:
+    """Only a path on this site: never //elsewhere or http://elsewhere."""
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+class LoginPages(Handling):
+    def login_page(self) -> Answer:
+        if not self.guard.password_required:
+            return bottle.redirect("/", 303)
+        return self.render("login", next=safe_next(bottle.request.query.get("next", "/")))
+
+    def login(self) -> Answer:
+        target = safe_next(bottle.request.forms.get("next", "/"))
+        if not self.guard.password_required:
+            return bottle.redirect(target, 303)
+        if self.guard.throttled():
+            return self.refuse(
+                429, "Too many wrong passwords: wait a minute and try again.", "login", next=target
+            )
+        if not self.guard.check_password(bottle.request.forms.get("password", "")):
+            return self.refuse(401, "Wrong password.", "login", next=target)
+        bottle.response.set_cookie(
+            AUTH_COOKIE,
+            self.guard.login_cookie(),
+            path="/",
+            httponly=True,
+            samesite="lax",
+            max_age=LOGIN_DAYS * 86400,
+        )
+        return bottle.redirect(target, 303)
+
+    def logout(self) -> Answer:
+        bottle.response.delete_cookie(AUTH_COOKIE, path="/")
+        return bottle.redirect("/login" if self.guard.password_required else "/", 303)

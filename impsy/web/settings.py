@@ -1,0 +1,41 @@
+"""How one web UI is set up: its working folder, commands, password, host names and size limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from impsy.web.jobs import training_command
+from impsy.web.modelcheck import check_files
+from impsy.web.paths import Workdir
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Largest request bodies accepted, in bytes."""
+
+    form: int = 1 * MB
+    config: int = 256 * 1024
+    log: int = 64 * MB
+    dataset: int = 256 * MB
+    model: int = 128 * MB
+    backup: int = 4096 * MB
+    unpacked: int = 8192 * MB  # what a backup may unpack to
+
+
+@dataclass
+class Settings:
+    """How one web UI is set up (the command line fills this in; tests make their own)."""
+
+    workdir: Workdir
+    restart_command: list[str] = field(default_factory=list)
+    password_file: Path | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    training: bool | None = None  # None: offered where impsy-train is installed
+    train_command: Callable[..., list[str]] = training_command
+    example_folders: list[Path] = field(default_factory=list)
+    check_models: Callable[[list[Path]], list[dict]] = check_files
