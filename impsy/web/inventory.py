@@ -10,9 +10,11 @@ import json
 import logging
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from impsy.dataset import DatasetError, load_dataset
 from impsy.logs import INTERFACE, LOG_NAME, RNN, log_dimension
@@ -20,6 +22,8 @@ from impsy.web import modelcheck
 from impsy.web.paths import MODEL_EXTRAS, Workdir
 
 log = logging.getLogger(__name__)
+
+Info = TypeVar("Info")
 
 DATASET_MAX_UNPACKED = 512 * 1024 * 1024  # bytes of arrays a dataset may unpack to (zip bombs)
 
@@ -146,41 +150,31 @@ class Inventory:
         self._datasets: dict[tuple, DatasetInfo] = {}
         self._models: dict[str, dict] = self._load_model_cache()
 
-    # -- logs --
-
-    def logs(self) -> list[LogInfo]:
+    def _summaries(
+        self, kind: str, cache: dict[tuple, Info], summarise: Callable[[Path], Info]
+    ) -> list[Info]:
+        """A summary of each file of a kind, read again only when a file's size or time changes."""
         found = []
-        for path in self.workdir.files("log"):
+        for path in self.workdir.files(kind):
             try:
                 key = _key(path)
                 with self._mutex:
-                    info = self._logs.get(key)
+                    info = cache.get(key)
                 if info is None:
-                    info = summarise_log(path)
+                    info = summarise(path)
                     with self._mutex:
-                        self._logs[key] = info
-            except OSError:
-                continue
-            found.append(info)
-        return sorted(found, key=lambda i: i.name, reverse=True)  # newest first
-
-    # -- datasets --
-
-    def datasets(self) -> list[DatasetInfo]:
-        found = []
-        for path in self.workdir.files("dataset"):
-            try:
-                key = _key(path)
-                with self._mutex:
-                    info = self._datasets.get(key)
-                if info is None:
-                    info = summarise_dataset(path)
-                    with self._mutex:
-                        self._datasets[key] = info
+                        cache[key] = info
             except OSError:
                 continue
             found.append(info)
         return found
+
+    def logs(self) -> list[LogInfo]:
+        found = self._summaries("log", self._logs, summarise_log)
+        return sorted(found, key=lambda i: i.name, reverse=True)  # newest first
+
+    def datasets(self) -> list[DatasetInfo]:
+        return self._summaries("dataset", self._datasets, summarise_dataset)
 
     # -- models --
 
