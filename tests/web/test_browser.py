@@ -170,13 +170,19 @@ def page(browser):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT)
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    opened = context.new_page()
     problems: list[str] = []
-    watch(opened, problems)
+    context, opened = open_page(browser, problems)
     yield opened
     context.close()
     assert problems == []
+
+
+def open_page(browser, problems: list[str], width: int = 1280, height: int = 800):
+    """(context, page): a new page of this size whose problems (see `watch`) go to `problems`."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    watch(page, problems)
+    return context, page
 
 
 def watch(page, problems: list[str]) -> None:
@@ -364,9 +370,7 @@ def test_screenshots_of_every_page_at_phone_and_laptop_width(stack, browser, tmp
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     for size, (width, height) in WIDTHS.items():
-        context = browser.new_context(viewport={"width": width, "height": height})
-        page = context.new_page()
-        watch(page, problems)
+        context, page = open_page(browser, problems, width, height)
         for name, path in PAGES:
             page.goto(stack.url + path)
             if name not in ("dashboard", "monitor", "commands"):  # these keep a live stream open
@@ -432,9 +436,7 @@ def test_screenshots_of_the_instrument_only_pages(browser, instrument_view):
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     for size, (width, height) in WIDTHS.items():
-        context = browser.new_context(viewport={"width": width, "height": height})
-        page = context.new_page()
-        watch(page, problems)
+        context, page = open_page(browser, problems, width, height)
         page.goto(url + "/training")
         assert "impsy-train pull http://127.0.0.1" in page.content()
         check_layout(page, "training-instrument", width)
@@ -451,23 +453,27 @@ def test_screenshots_of_the_instrument_only_pages(browser, instrument_view):
     assert problems == []
 
 
-def test_screenshot_of_a_training_run(browser, serve, tmp_path):
-    """Training on a laptop: the epochs and the loss plot of a finished run (a stand-in trainer)."""
+@pytest.fixture
+def training_view(serve, tmp_path):
+    """(url, ui, folder) of a web UI that trains with a stand-in for impsy-train."""
     script = tmp_path / "trainer.py"
     script.write_text(FAKE_TRAINER)
 
     def command(dataset, dimension, size, epochs, early, out):
         return [sys.executable, str(script), str(out), "ok", "train"]
 
-    url, _, root = serve(training=True, train_command=command)
+    return serve(training=True, train_command=command)
+
+
+def test_screenshot_of_a_training_run(browser, training_view):
+    """Training on a laptop: the epochs and the loss plot of a finished run (a stand-in trainer)."""
+    url, _, root = training_view
     data = Dataset(9, np.zeros((500, 9), np.float32), np.array([0, 250]), ["a.log", "b.log"])
     data.save(root / "datasets" / "training-dataset-9d.npz")
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     for size, (width, height) in WIDTHS.items():
-        context = browser.new_context(viewport={"width": width, "height": height})
-        page = context.new_page()
-        watch(page, problems)
+        context, page = open_page(browser, problems, width, height)
         page.goto(url + "/training")
         page.get_by_role("button", name="Start training").click()
         page.wait_for_url(re.compile(r"/training\?job=\d+$"))  # the new run's page, not the last one's
@@ -481,22 +487,14 @@ def test_screenshot_of_a_training_run(browser, serve, tmp_path):
     assert problems == []
 
 
-def test_a_finished_training_run_is_shown_in_full(browser, serve, tmp_path):
+def test_a_finished_training_run_is_shown_in_full(browser, training_view):
     """Opening the page of a run that has already ended replays its output and plot (no JS errors)."""
     from playwright.sync_api import expect
 
-    script = tmp_path / "trainer.py"
-    script.write_text(FAKE_TRAINER)
-
-    def command(dataset, dimension, size, epochs, early, out):
-        return [sys.executable, str(script), str(out), "ok", "train"]
-
-    url, ui, root = serve(training=True, train_command=command)
+    url, ui, root = training_view
     Dataset(4, np.zeros((50, 4), np.float32), np.array([0]), ["a.log"]).save(root / "datasets" / "d.npz")
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
     problems: list[str] = []
-    watch(page, problems)
+    context, page = open_page(browser, problems)
     page.goto(url + "/training")
     token = page.locator('meta[name="csrf-token"]').get_attribute("content")
     response = page.request.post(url + "/training/start", form={"csrf": token, "dataset": "d.npz"})
