@@ -45,7 +45,7 @@ class Refused(Exception):
         self.status, self.message = status, message
 
 
-def sse(event: str, data) -> str:
+def sse(event: str, data: object) -> str:
     """One server-sent event."""
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
