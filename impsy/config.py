@@ -13,6 +13,7 @@ import difflib
 import json
 import logging
 import math
+import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -412,6 +413,11 @@ _SECTIONS = (
 )
 
 
+def _same_device(a: object, b: str) -> bool:
+    """Two port paths name one device (/dev/serial0 is a link to /dev/ttyAMA0 on a Pi)."""
+    return isinstance(a, str) and (a == b or os.path.realpath(a) == os.path.realpath(b))
+
+
 def _serialmidi_spec(data: dict) -> dict[str, _Field]:
     """[serialmidi]'s keys: without its own port it uses [serial]'s, as the original did."""
     serial = data.get("serial")
@@ -797,15 +803,24 @@ class _Reader:
         # Read from the raw tables, so this is reported even alongside other serial problems.
         serial, serialmidi = data.get("serial"), data.get("serialmidi")
         port = serial.get("port") if isinstance(serial, dict) else None
-        both = isinstance(port, str) and isinstance(serialmidi, dict)
-        if both and serialmidi.get("port", port) == port:  # no port of its own: [serial]'s
-            self.error(
-                "serialmidi.port",
-                f"[serial] and [serialmidi] both name the port "
-                f"{port!r}, but a port can serve only one of them; if [serial] is there "
-                "only to hold the port for [serialmidi] (older configs needed that), "
-                f"move `port = {_quote(port)}` into [serialmidi] and remove [serial]",
-            )
+        if isinstance(port, str) and isinstance(serialmidi, dict):
+            if "port" not in serialmidi:
+                # The original's only way to use serial MIDI: [serial] is a stub holding the
+                # port. Serial MIDI gets the port; CSV serial stays off so it is opened once.
+                sections["serial"] = None
+                self.warn(
+                    "serial",
+                    f"[serialmidi] has no port of its own, so it uses [serial]'s ({port!r}) and "
+                    "the CSV serial channel stays off; to say so directly, move "
+                    f"`port = {_quote(port)}` into [serialmidi] and remove [serial]",
+                )
+            elif _same_device(serialmidi["port"], port):
+                self.error(
+                    "serialmidi.port",
+                    f"expected a port other than [serial]'s; found {_describe(serialmidi['port'])}, "
+                    f"which is the device [serial] opens ({port!r}), and a port can serve only one "
+                    "of them",
+                )
         # These three UDP ports are all bound on this machine, so no two may be the same.
         udp = {"webui.monitor_port": webui.monitor_port, "webui.command_port": webui.command_port}
         if sections["osc"]:

@@ -181,24 +181,38 @@ def test_serialmidi_names_its_own_port_with_the_default_baud_rate() -> None:
     assert config.interaction.input_thru is False  # missing: defaults to false, no problem
 
 
-def test_old_stub_serial_for_serialmidi_is_the_same_port_error() -> None:
+def test_old_stub_serial_for_serialmidi_loads_and_opens_the_port_once() -> None:
+    # The original needed a stub [serial] to hold serial MIDI's port: such a file still loads,
+    # serial MIDI takes the port and the CSV serial channel stays off, so it is opened once.
     path = FIXTURES / "serialmidi-stub-serial.toml"
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    assert str(caught.value) == (
-        f"{path}: serialmidi.port: [serial] and [serialmidi] both name the port '/dev/ttyAMA0', "
-        "but a port can serve only one of them; if [serial] is there only to hold the port for "
-        '[serialmidi] (older configs needed that), move `port = "/dev/ttyAMA0"` into '
-        "[serialmidi] and remove [serial]"
+    config, problems = parse_config(path.read_text(), str(path))
+    assert config is not None, format_problems(problems)
+    assert (config.serialmidi.port, config.serialmidi.baudrate) == ("/dev/ttyAMA0", 31250)
+    assert config.serial is None
+    assert [str(p) for p in problems] == [
+        f"{path}: serial: [serialmidi] has no port of its own, so it uses [serial]'s "
+        "('/dev/ttyAMA0') and the CSV serial channel stays off; to say so directly, move "
+        '`port = "/dev/ttyAMA0"` into [serialmidi] and remove [serial]'
+    ]
+
+
+def test_serial_and_serialmidi_naming_one_port_is_an_error(tmp_path: Path) -> None:
+    mappings = 'input = [["note_on", 1], ["note_on", 2]]\noutput = [["note_on", 1], ["note_on", 2]]\n'
+    serial = '[serial]\nport = "/dev/ttyS0"\nbaudrate = 9600\n'
+    assert one_error(BASE + serial + '[serialmidi]\nport = "/dev/ttyS0"\n' + mappings) == (
+        "config.toml: serialmidi.port: expected a port other than [serial]'s; found '/dev/ttyS0', "
+        "which is the device [serial] opens ('/dev/ttyS0'), and a port can serve only one of them"
     )
-
-
-def test_same_port_is_reported_with_other_serial_problems() -> None:
-    text = (FIXTURES / "serialmidi-stub-serial.toml").read_text().replace("baudrate = 31250\n", "")
-    assert [p.split(": ")[1] for p in errors(text)] == ["serial.baudrate", "serialmidi.port"]
+    # A link to the same device (a Pi's /dev/serial0 -> ttyAMA0) is the same port.
+    device, link = tmp_path / "ttyAMA0", tmp_path / "serial0"
+    device.touch()
+    link.symlink_to(device)
+    text = BASE + serial.replace("/dev/ttyS0", str(device)) + f'[serialmidi]\nport = "{link}"\n' + mappings
+    assert one_error(text).startswith("config.toml: serialmidi.port: expected a port other than")
+    # Both problems are reported, with the others of the same sections.
     text = (
-        BASE + '[serial]\nport = "/dev/ttyS0"\nbaudrate = 9600\n[serialmidi]\n'
-        'port = "/dev/ttyS0"\ninput = [["note_on", 1]]\noutput = [["note_on", 1], ["note_on", 2]]\n'
+        BASE + serial + '[serialmidi]\nport = "/dev/ttyS0"\ninput = [["note_on", 1]]\n'
+        'output = [["note_on", 1], ["note_on", 2]]\n'
     )
     assert [p.split(": ")[1] for p in errors(text)] == ["serialmidi.input", "serialmidi.port"]
 

@@ -49,7 +49,7 @@ class Log:
 
 @dataclass(frozen=True)
 class Silence:
-    """The model has stopped: end any sounding notes."""
+    """End every sounding note: the model's, and the performer's passed through."""
 
 
 Action = Play | Log | Silence
@@ -89,6 +89,7 @@ class Core:
         self._pending: list[_Pending] = []  # sorted by due time
         self._takeover_at: float | None = None  # callresponse: when the model may answer
         self.playing = False  # the model has the floor (callresponse answering, or battle)
+        self._sounding = False  # something was played since the last Silence
         self._start_mode(now)
 
     # -- what the loop asks -------------------------------------------------------------
@@ -123,15 +124,15 @@ class Core:
         actions: list[Action] = []
         if s.log_input:
             actions.append(Log(INTERFACE, controls))
+        if s.mode == "callresponse" and self.playing:
+            # The performer is back: the model stops at once, before their own note sounds.
+            actions += self._stop()
         if s.input_thru:
-            actions.append(Play(controls, "thru"))
+            actions.append(self._play(controls, "thru"))
         if s.mode in ("callresponse", "polyphony"):
             self._condition(now, controls)
-        if s.mode == "callresponse":
-            if self.playing:  # the performer is back: the model stops at once
-                actions += self._stop()
-            if not s.paused:
-                self._takeover_at = now + s.threshold
+        if s.mode == "callresponse" and not s.paused:
+            self._takeover_at = now + s.threshold
         elif s.mode == "polyphony" and not s.paused:
             self._schedule(self._sample(), now)
         return actions
@@ -148,7 +149,7 @@ class Core:
         while self._pending and self._pending[0].due <= now:
             pending = self._pending.pop(0)
             controls = pending.event[1:]
-            actions.append(Play(controls, RNN))
+            actions.append(self._play(controls, RNN))
             if self.settings.log_predictions:
                 actions.append(Log(RNN, controls))
             if self.playing:  # callresponse and battle continue from their own output
@@ -195,11 +196,17 @@ class Core:
             self.playing = True
             self._schedule(self._sample(), now)
 
+    def _play(self, controls: np.ndarray, source: str) -> Play:
+        self._sounding = True
+        return Play(controls, source)
+
     def _stop(self) -> list[Action]:
-        was_sounding = self.playing or bool(self._pending)
+        # Polyphony's last reply and notes passed through sound on until something ends them.
+        was_sounding = self.playing or bool(self._pending) or self._sounding
         self._pending.clear()
         self._takeover_at = None
         self.playing = False
+        self._sounding = False
         return [Silence()] if was_sounding else []
 
     def _condition(self, now: float, controls: np.ndarray) -> None:

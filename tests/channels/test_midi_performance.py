@@ -42,11 +42,13 @@ def notes_started() -> int:
     return sum(m.type == "note_on" and m.velocity > 0 for m in fake.sent.get(SYNTH, []))
 
 
-def test_every_way_the_model_stops_leaves_no_note_sounding(tmp_path):
+def performance_with_midi(tmp_path, mode: str, input_thru: bool = False) -> Performance:
+    """A real Performance with the dummy model, a keyboard in and a synth out."""
     text = f"""
 [interaction]
-mode = "callresponse"
+mode = "{mode}"
 threshold = 0.01
+input_thru = {str(input_thru).lower()}
 [model]
 dimension = 3
 sigmatemp = 0.01
@@ -64,8 +66,12 @@ command_port = {free_udp_port()}
     config, problems = parse_config(text)
     assert config is not None, problems
     performance = Performance(config, load_model("", 3, seed=1), log_dir=tmp_path, channels=[])
-    midi = MidiChannel(config.midi, performance, 3)
-    performance.channels.append(midi)
+    performance.channels.append(MidiChannel(config.midi, performance, 3))
+    return performance
+
+
+def test_every_way_the_model_stops_leaves_no_note_sounding(tmp_path):
+    performance = performance_with_midi(tmp_path, "callresponse")
 
     async def go():
         stop = asyncio.Event()
@@ -105,3 +111,31 @@ command_port = {free_udp_port()}
     run(go())
     assert fake.sounding(SYNTH) == set()  # ... and nothing after IMPSY stopped
     assert fake._inputs == []
+
+
+def test_pause_and_mode_change_end_polyphony_replies_and_notes_passed_through(tmp_path):
+    # A polyphony reply and a thru note have no end of their own: nothing is scheduled after
+    # them, yet the synth must fall silent when the performer pauses or changes mode.
+    performance = performance_with_midi(tmp_path, "polyphony", input_thru=True)
+
+    async def go():
+        stop = asyncio.Event()
+        running = asyncio.create_task(performance.run(stop))
+        await until(lambda: performance.core is not None, "the performance starting")
+        fake.play(KEYS, mido.Message("note_on", note=64, velocity=100))
+        await until(lambda: performance.counts["rnn"] == 1, "the model's reply")
+        assert fake.sounding(SYNTH)  # the thru note and the reply
+        performance.command("test", "pause", True)
+        assert fake.sounding(SYNTH) == set()
+
+        performance.command("test", "pause", False)
+        performance.command("test", "mode", "useronly")
+        fake.play(KEYS, mido.Message("note_on", note=67, velocity=100))
+        await until(lambda: performance.counts["thru"] == 2, "the second note passed through")
+        assert fake.sounding(SYNTH)
+        performance.command("test", "mode", "callresponse")
+        assert fake.sounding(SYNTH) == set()
+        stop.set()
+        await running
+
+    run(go())

@@ -168,6 +168,30 @@ def test_mode_change_stops_then_starts_the_new_mode():
         core.set_mode(0.3, "karaoke")
 
 
+def test_a_stop_ends_what_polyphony_and_thru_left_sounding():
+    # Polyphony's last reply and a note passed through have no end of their own: a pause or a
+    # mode change must end them, even though nothing is scheduled any more.
+    core = Core(ScriptedModel(dt=0.1), Settings(mode="polyphony"), now=0.0)
+    core.on_input(0.0, np.array([0.5, 0.5]))
+    assert len(plays(run_until(core, 0.0, 0.2))) == 1
+    assert core.next_deadline() is None
+    assert core.set_paused(0.3, True) == [Silence()]
+    assert core.set_paused(0.4, False) == []  # nothing sounds any more
+
+    core = Core(ScriptedModel(), Settings(mode="useronly", input_thru=True), now=0.0)
+    core.on_input(0.0, np.array([0.1, 0.2]))
+    assert core.set_mode(0.1, "battle") == [Silence()]
+
+
+def test_the_performer_returning_with_thru_silences_the_model_before_their_note():
+    core = Core(ScriptedModel(dt=0.1), Settings(mode="callresponse", threshold=0.5, input_thru=True), 0.0)
+    core.on_input(0.0, np.array([0.2, 0.3]))
+    run_until(core, 0.0, 0.65)
+    actions = core.on_input(0.65, np.array([0.9, 0.9]))
+    assert [type(a) for a in actions] == [Log, Silence, Play]  # their note is not cut off
+    assert plays(actions, "thru") == [[0.9, 0.9]]
+
+
 def test_reset_clears_the_model_state():
     model = ScriptedModel()
     core = Core(model, Settings(mode="polyphony"), now=0.0)
