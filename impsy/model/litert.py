@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ import numpy as np
 from impsy.model.base import ModelError, ModelInfo
 from impsy.model.sampling import SCALE, Sampler
 
-# Our exports carry this signature; original IMPSY exports have none and are read by position.
+# Our exports carry this signature; original IMPSY exports are read by tensor names or position.
 SIGNATURE = "step"
 INPUT, STATE, PARAMS, STATE_OUT = "x", "state", "params", "state_out"
 
@@ -22,7 +24,7 @@ _INTERPRETERS = (
 )
 
 
-def interpreter_class():
+def interpreter_class() -> type:
     """The first LiteRT-compatible Interpreter class that can be imported."""
     for name in _INTERPRETERS:
         try:
@@ -33,6 +35,33 @@ def interpreter_class():
         "no LiteRT interpreter is installed: run `pip install ai-edge-litert` "
         "(or tflite-runtime on older systems)"
     )
+
+
+_STATE_NAME = re.compile(r"state_([hc])_(\d+)(?::\d+)?$")
+_X_NAME = re.compile(r"(?:^|_)inputs(?::\d+)?$")
+_OUTPUT_NAME = re.compile(r"(?:^output_|StatefulPartitionedCall(?:_\d+)?:)(\d+)$")
+
+
+def _input_rank(name: str) -> int | None:
+    """Where an original IMPSY input belongs: x first, then h and c of each layer."""
+    if _X_NAME.search(name):
+        return 0
+    if match := _STATE_NAME.search(name):
+        return 1 + 2 * int(match[2]) + (match[1] == "c")
+    return None
+
+
+def _output_rank(name: str) -> int | None:
+    match = _OUTPUT_NAME.search(name)
+    return int(match[1]) if match else None
+
+
+def _by_name(tensors: dict[str, int], rank: Callable[[str], int | None]) -> list[int]:
+    """Tensor indices sorted by what their names say, or as listed if the names say nothing."""
+    ranks = {name: rank(name) for name in tensors}
+    if None in ranks.values() or len(set(ranks.values())) != len(ranks):
+        return list(tensors.values())
+    return [tensors[name] for name in sorted(tensors, key=ranks.__getitem__)]
 
 
 def _is_flex_error(error: Exception) -> bool:
@@ -53,7 +82,9 @@ class LiteRTModel:
                 raise ModelError(
                     f"{path}: this model needs TensorFlow (Flex/Select-TF) ops, which the lean "
                     "runtime does not include. Re-export it with built-in ops only: "
-                    f"`impsy-train export {path.with_suffix('.keras')}`"
+                    f"`impsy-train export {path.with_suffix('.keras')}` for a model trained by "
+                    "impsy-train; a model from the original IMPSY cannot be read by impsy-train, "
+                    "so train a new one from the same logs with `impsy-train train`"
                 ) from error
             raise ModelError(f"{path}: not a usable .tflite model ({error})") from error
         self._interpreter = interpreter
@@ -62,7 +93,7 @@ class LiteRTModel:
             self._map_by_signature()
             layout = "impsy"
         else:
-            self._map_by_position(path)
+            self._map_original(path)
             layout = "original"
         self.info = self._read_info(path, layout)
         self.dimension = self.info.dimension
@@ -94,18 +125,36 @@ class LiteRTModel:
         self._params_index = outputs[PARAMS]
         self._state_pairs = [(inputs[STATE], outputs[STATE_OUT])]
 
-    def _map_by_position(self, path: Path) -> None:
-        """Original IMPSY layout: inputs [x, h0, c0, h1, c1...], outputs [params, h0, c0, ...]."""
-        inputs = self._interpreter.get_input_details()
-        outputs = self._interpreter.get_output_details()
+    def _map_original(self, path: Path) -> None:
+        """Original IMPSY layout: x, h0, c0, h1, c1 ... in; params, then the new states, out."""
+        inputs, outputs = self._original_order()
         if len(inputs) < 3 or len(inputs) % 2 == 0 or len(outputs) != len(inputs):
             raise ModelError(
                 f"{path}: unrecognised tensor layout ({len(inputs)} inputs, {len(outputs)} outputs);"
                 " expected an IMPSY MDRNN export"
             )
-        self._x_index = inputs[0]["index"]
-        self._params_index = outputs[0]["index"]
-        self._state_pairs = [(i["index"], o["index"]) for i, o in zip(inputs[1:], outputs[1:], strict=True)]
+        self._x_index = inputs[0]
+        self._params_index = outputs[0]
+        self._state_pairs = list(zip(inputs[1:], outputs[1:], strict=True))
+
+    def _original_order(self) -> tuple[list[int], list[int]]:
+        """Input and output tensor indices in the model's own order.
+
+        The converter may list tensors in any order, so they are sorted by their names
+        (`inputs`, `state_h_0`, `state_c_0` ...; outputs `output_0` ...) where every tensor
+        has one; a file without such names is taken in the order it lists them.
+        """
+        interpreter = self._interpreter
+        signatures = interpreter.get_signature_list()
+        if len(signatures) == 1:  # Keras conversions carry one, `serving_default`
+            runner = interpreter.get_signature_runner(next(iter(signatures)))
+            inputs = {k: v["index"] for k, v in runner.get_input_details().items()}
+            outputs = {k: v["index"] for k, v in runner.get_output_details().items()}
+            del runner  # its buffers would block invoke()
+        else:
+            inputs = {d["name"]: d["index"] for d in interpreter.get_input_details()}
+            outputs = {d["name"]: d["index"] for d in interpreter.get_output_details()}
+        return _by_name(inputs, _input_rank), _by_name(outputs, _output_rank)
 
     def _read_info(self, path: Path, layout: str) -> ModelInfo:
         x_shape = self._input_shape(self._x_index)
@@ -142,7 +191,7 @@ class LiteRTModel:
             self._set(index, state)
         self._invoke()
         self._states = [self._get(out) for _, out in self._state_pairs]
-        return self._get(self._params_index)[0]
+        return self._get(self._params_index).reshape(-1)
 
     def sample(self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01) -> np.ndarray:
         """Draw the next event [dt, x1..xn] from mixture parameters."""

@@ -53,9 +53,17 @@ def test_keras_name_runs_the_tflite_beside_it(tmp_path):
     assert model.info.path.endswith("m.tflite") and model.dimension == 9
 
 
-def test_keras_name_without_tflite_says_how_to_convert(tmp_path):
+def test_keras_file_without_tflite_says_how_to_convert(tmp_path):
+    (tmp_path / "m.keras").write_bytes(b"PK")  # there, but the lean runtime cannot run it
     with pytest.raises(ModelError, match=r"no m\.tflite beside it.*impsy-train export"):
         load_model(tmp_path / "m.keras")
+
+
+def test_missing_keras_file_falls_back_to_dummy_like_a_missing_tflite(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        model = load_model(tmp_path / "gone.h5", dimension=4)
+    assert isinstance(model, DummyModel)
+    assert "gone.h5 not found: using a random dummy model" in caplog.text
 
 
 def test_shipped_model_shape_is_read_from_its_tensors():
