@@ -12,7 +12,8 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 LOG_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(\d+)d-mdrnn\.log$")
 INTERFACE, RNN = "interface", "rnn"
+LOG_RETRY = 10.0  # seconds between attempts to log again after the disk failed
 
 
 def log_dimension(path: str | Path) -> int | None:
@@ -117,33 +119,69 @@ class LogWriter:
     """Appends rows to a new log file, each written straight through to the OS.
 
     One os.write per row on an O_APPEND descriptor: if the process is killed, at most the
-    row being written is lost, and nothing already written is ever truncated. A failing disk
-    (full, removed) is reported once and the performance goes on without logging.
+    row being written is lost, and nothing already written is ever truncated. A disk that
+    fails (full, read-only, removed) is reported, never raised: the performance goes on
+    unlogged, and logging resumes in the same file once the disk takes rows again.
     """
 
-    def __init__(self, log_dir: str | Path, dimension: int, started: datetime | None = None) -> None:
-        folder = Path(log_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self,
+        log_dir: str | Path,
+        dimension: int,
+        started: datetime | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         started = started or datetime.now()
         self.dimension = dimension
-        self.path = folder / f"{started.strftime('%Y-%m-%dT%H-%M-%S')}-{dimension}d-mdrnn.log"
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.path = Path(log_dir) / f"{started.strftime('%Y-%m-%dT%H-%M-%S')}-{dimension}d-mdrnn.log"
         self.rows = 0
         self.failed = 0
+        self._fd: int | None = None
+        self._clock = clock
+        self._retry_at = 0.0
+        self._cut_row = False  # a failed write left part of a row in the file
+        self._open()
+
+    def _open(self) -> bool:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # 0o666: the umask decides, so the services' group-writable umask reaches logs too.
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+            if self._cut_row:  # end the partial row, which readers then skip as malformed
+                os.write(self._fd, b"\n")
+                self._cut_row = False
+        except OSError as error:
+            self._stop(error)
+            return False
+        if self.failed:
+            log.warning("logging resumed after %d rows were lost (%s)", self.failed, self.path)
+        return True
+
+    def _stop(self, error: OSError) -> None:
+        reason = "the disk is full" if error.errno == errno.ENOSPC else error.strerror
+        log.error(
+            "logging stopped: %s (%s); the performance goes on unlogged, trying again every %g s",
+            reason,
+            self.path,
+            LOG_RETRY,
+        )
+        self._retry_at = self._clock() + LOG_RETRY
+        self.close()
 
     def write(self, source: str, values: Sequence[float], when: datetime | None = None) -> bool:
-        """Write one row; False if it could not be written (the reason is logged once)."""
-        if self._fd is None:
+        """Write one row; False if it could not be written (the reason is logged)."""
+        if self._fd is None and (self._clock() < self._retry_at or not self._open()):
             self.failed += 1
             return False
         data = format_row(when or datetime.now(), source, values).encode()
         try:
-            os.write(self._fd, data)
+            written = os.write(self._fd, data)
+            if written < len(data):  # the disk filled up inside this row
+                self._cut_row = written > 0
+                raise OSError(errno.ENOSPC, "short write")
         except OSError as error:
             self.failed += 1
-            reason = "the disk is full" if error.errno == errno.ENOSPC else error.strerror
-            log.error("logging stopped: %s (%s); the performance goes on unlogged", reason, self.path)
-            self.close()
+            self._stop(error)
             return False
         self.rows += 1
         return True

@@ -1,6 +1,5 @@
 """Log files: the original format, malformed rows skipped, rows written straight through."""
 
-import errno
 import os
 import signal
 import subprocess
@@ -11,7 +10,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from impsy.logs import LogWriter, find_logs, format_row, log_dimension, read_log
+from impsy.logs import LOG_RETRY, LogWriter, find_logs, format_row, log_dimension, read_log
 
 
 def test_file_name_and_row_format_are_the_originals(tmp_path):
@@ -95,15 +94,53 @@ def test_appending_never_truncates(tmp_path):
     assert len(w.path.read_text().splitlines()) == 2
 
 
-def test_full_disk_is_reported_and_not_fatal(tmp_path, caplog):
-    writer = LogWriter(tmp_path, 3)
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_full_disk_is_reported_and_not_fatal_and_logging_resumes(tmp_path, caplog):
+    clock = FakeClock()
+    writer = LogWriter(tmp_path, 3, clock=clock)
+    assert writer.write("interface", [0.1, 0.2])
     os.close(writer._fd)
     writer._fd = os.open("/dev/full", os.O_WRONLY)  # a real device whose writes fail with ENOSPC
-    assert writer.write("interface", [0.1, 0.2]) is False
-    assert writer.write("interface", [0.1, 0.2]) is False
-    assert writer.failed == 2 and writer.rows == 0
+    assert writer.write("interface", [0.3, 0.4]) is False
+    assert writer.write("interface", [0.3, 0.4]) is False  # not retried at once
+    assert writer.failed == 2 and writer.rows == 1
     assert caplog.text.count("the disk is full") == 1
-    assert errno.ENOSPC  # the error the message stands for
+    clock.now += LOG_RETRY  # room again: the same file takes rows again
+    assert writer.write("interface", [0.5, 0.6])
+    writer.close()
+    assert "logging resumed after 2 rows were lost" in caplog.text
+    assert [row.split(",")[2:] for row in writer.path.read_text().splitlines()] == [
+        ["0.1", "0.2"],
+        ["0.5", "0.6"],
+    ]
+
+
+def test_a_log_folder_that_cannot_be_written_is_reported_not_raised(tmp_path, caplog):
+    (tmp_path / "logs").write_text("a file where the folder should be")
+    writer = LogWriter(tmp_path / "logs", 3, clock=FakeClock())
+    assert writer.write("interface", [0.1, 0.2]) is False
+    assert writer.failed == 1 and "logging stopped" in caplog.text
+
+
+def test_a_row_cut_by_a_full_disk_is_ended_so_the_next_rows_read(tmp_path):
+    clock = FakeClock()
+    writer = LogWriter(tmp_path, 3, clock=clock)
+    writer.write("interface", [0.1, 0.2])
+    os.write(writer._fd, b"2020-01-01T00:00:00,interf")  # what a short write leaves behind
+    writer._cut_row = True
+    writer.close()
+    assert writer.write("interface", [0.3, 0.4])
+    writer.close()
+    parsed = read_log(writer.path)
+    assert np.allclose(parsed.controls, [[0.1, 0.2], [0.3, 0.4]])
+    assert parsed.skipped == 1
 
 
 def test_values_keep_full_precision():

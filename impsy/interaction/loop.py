@@ -190,10 +190,11 @@ class Performance:
         self._rearm()
 
     def _on_timer(self) -> None:
-        self._timer = self._timer_at = None
+        due, self._timer, self._timer_at = self._timer_at, None, None
         if self.core is not None:
             with self._carry_on("playing"):
-                self._perform(self.core.on_timer(self._now()))
+                # Served early (SERVE_NOW) is served: the core must not find it not yet due.
+                self._perform(self.core.on_timer(max(self._now(), due)))
             self._rearm()
 
     @contextlib.contextmanager

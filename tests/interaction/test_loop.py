@@ -109,3 +109,30 @@ def test_a_failing_model_step_is_logged_and_the_music_goes_on(tmp_path, caplog):
     asyncio.run(main())
     assert model.failed and len(recorder.sent) >= 10
     assert "error while handling input; the performance goes on" in caplog.text
+
+
+class Quick(DummyModel):
+    """Every event 0.03 s after the last: 0.3 ms at timescale 0.01, inside the loop's SERVE_NOW."""
+
+    def sample(self, params, pitemp=1.0, sigmatemp=0.01):
+        event = super().sample(params, pitemp, sigmatemp)
+        event[0] = 0.03
+        return event
+
+
+def test_a_deadline_served_early_plays_at_once_without_spinning(tmp_path, monkeypatch):
+    from impsy.interaction import loop
+
+    calls = []
+
+    class CountingCore(loop.Core):
+        def on_timer(self, now):
+            actions = super().on_timer(now)
+            calls.append(len(actions))
+            return actions
+
+    monkeypatch.setattr(loop, "Core", CountingCore)
+    recorder = Recorder(wanted=200)
+    play(Performance(config(), Quick(3, seed=0), tmp_path, [recorder]), recorder)
+    # Each wake-up plays its event: none finds the event it was woken for not yet due.
+    assert calls.count(0) <= 2 and sum(calls) >= 200
