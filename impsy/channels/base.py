@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from typing import Protocol
@@ -19,11 +18,8 @@ class Sink(Protocol):
     def vector(self, source: str, values: np.ndarray) -> None:
         """All controls at once (OSC, serial CSV)."""
 
-    def control(self, source: str, index: int, value: float) -> None:
-        """One control changed (a MIDI note or CC)."""
-
     def controls(self, source: str, changes: dict[int, float]) -> None:
-        """Several controls changed by one message (a note's pitch and velocity): one event."""
+        """Some controls changed (a MIDI note's pitch and velocity, a CC): one event."""
 
     def command(self, source: str, name: str, value: object) -> None:
         """A live command: mode, pause, reset, sigmatemp, pitemp, timescale."""
@@ -58,28 +54,6 @@ class Channel:
 
 class ChannelError(Exception):
     """A channel cannot start; the message names the channel and the port."""
-
-
-class ThreadSafeSink:
-    """A Sink for libraries that call back on their own threads (rtmidi, serial readers)."""
-
-    def __init__(self, sink: Sink, loop: asyncio.AbstractEventLoop) -> None:
-        self._sink, self._loop = sink, loop
-
-    def vector(self, source: str, values: np.ndarray) -> None:
-        self._loop.call_soon_threadsafe(self._sink.vector, source, values)
-
-    def control(self, source: str, index: int, value: float) -> None:
-        self._loop.call_soon_threadsafe(self._sink.control, source, index, value)
-
-    def controls(self, source: str, changes: dict[int, float]) -> None:
-        self._loop.call_soon_threadsafe(self._sink.controls, source, changes)
-
-    def command(self, source: str, name: str, value: object) -> None:
-        self._loop.call_soon_threadsafe(self._sink.command, source, name, value)
-
-    def dropped(self, source: str, reason: str) -> None:
-        self._loop.call_soon_threadsafe(self._sink.dropped, source, reason)
 
 
 def check_vector(values: Sequence[object], width: int) -> np.ndarray | str:

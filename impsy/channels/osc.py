@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import socket
+
 import numpy as np
 
 from impsy.channels.base import Channel, Sink, check_vector
 from impsy.channels.udp import OscEndpoint, open_sender, osc_message
 from impsy.config import OscConfig
 from impsy.interaction.commands import PREFIX, parse_command
+
+log = logging.getLogger(__name__)
 
 INPUT_ADDRESS = "/interface"
 OUTPUT_ADDRESS = "/impsy"
@@ -26,41 +32,66 @@ def dispatch_commands(sink: Sink, source: str, address: str, args: list) -> bool
     return True
 
 
-class OscChannel(Channel):
-    """Talks to Pure Data, Max, SuperCollider or anything else that speaks OSC."""
+class OscLink(Channel):
+    """Listens for OSC on one UDP port and sends OSC from an ephemeral one."""
 
-    name = "osc"
-
-    def __init__(self, config: OscConfig, sink: Sink, dimension: int) -> None:
-        self.config, self.sink, self.width = config, sink, dimension - 1
+    def __init__(self, sink: Sink, listen: tuple[str, int], send_from: str) -> None:
+        self.sink = sink
+        self._listen, self._send_from = listen, send_from
         self._server: OscEndpoint | None = None
         self._sender: OscEndpoint | None = None
-        self._client = (config.client_ip, config.client_port)
 
     async def start(self) -> None:
         self._server = await OscEndpoint.open(
-            self.config.server_ip,
-            self.config.server_port,
-            self._receive,
-            lambda reason: self.sink.dropped(self.name, reason),
+            *self._listen, self.receive, lambda reason: self.sink.dropped(self.name, reason)
         )
-        self._sender = await open_sender("0.0.0.0")
+        self._sender = await open_sender(self._send_from)
 
-    def _receive(self, address: str, args: list) -> None:
-        if address == INPUT_ADDRESS:
-            values = check_vector(args, self.width)
-            if isinstance(values, str):
-                self.sink.dropped(self.name, f"{INPUT_ADDRESS}: {values}")
-            else:
-                self.sink.vector(self.name, values)
-        elif not dispatch_commands(self.sink, self.name, address, args):
+    def receive(self, address: str, args: list) -> None:
+        """One OSC message arrived: here, only /impsy/* commands are understood."""
+        if not dispatch_commands(self.sink, self.name, address, args):
             self.sink.dropped(self.name, f"unknown address {address}")
 
-    def send(self, values: np.ndarray) -> None:
+    def emit(self, address: str, args: list, to: tuple[str, int]) -> None:
         if self._sender is not None:
-            self._sender.send(osc_message(OUTPUT_ADDRESS, values.tolist()), self._client)
+            self._sender.send(osc_message(address, args), to)
 
     async def close(self) -> None:
         for endpoint in (self._server, self._sender):
             if endpoint is not None:
                 endpoint.close()
+
+
+class OscChannel(OscLink):
+    """Talks to Pure Data, Max, SuperCollider or anything else that speaks OSC."""
+
+    name = "osc"
+
+    def __init__(self, config: OscConfig, sink: Sink, dimension: int) -> None:
+        super().__init__(sink, (config.server_ip, config.server_port), "0.0.0.0")
+        self.config, self.width = config, dimension - 1
+        self._client = (config.client_ip, config.client_port)
+
+    async def start(self) -> None:
+        await super().start()
+        # Resolved once: a name (host.docker.internal) looked up at every send would block the loop.
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                *self._client, family=socket.AF_INET, type=socket.SOCK_DGRAM
+            )
+            self._client = infos[0][4]
+        except OSError as error:
+            log.warning("osc: cannot resolve client_ip %r now (%s)", self._client[0], error)
+
+    def receive(self, address: str, args: list) -> None:
+        if address != INPUT_ADDRESS:
+            super().receive(address, args)
+            return
+        values = check_vector(args, self.width)
+        if isinstance(values, str):
+            self.sink.dropped(self.name, f"{INPUT_ADDRESS}: {values}")
+        else:
+            self.sink.vector(self.name, values)
+
+    def send(self, values: np.ndarray) -> None:
+        self.emit(OUTPUT_ADDRESS, values.tolist(), self._client)

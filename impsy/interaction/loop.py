@@ -113,9 +113,6 @@ class Performance:
         self._controls = np.asarray(values, dtype=float)
         self._input(self._controls)
 
-    def control(self, source: str, index: int, value: float) -> None:
-        self.controls(source, {index: value})
-
     def controls(self, source: str, changes: dict[int, float]) -> None:
         controls = self._controls.copy()
         for index, value in changes.items():

@@ -16,7 +16,7 @@ class RecordingSink:
 
     def __init__(self) -> None:
         self.vectors: list[np.ndarray] = []
-        self.changes: list[dict[int, float]] = []  # from control() and controls()
+        self.changes: list[dict[int, float]] = []  # from controls()
         self.commands: list[tuple[str, object]] = []
         self.drops: list[str] = []
         self.sources: set[str] = set()
@@ -24,9 +24,6 @@ class RecordingSink:
     def vector(self, source: str, values: np.ndarray) -> None:
         self.sources.add(source)
         self.vectors.append(np.array(values))
-
-    def control(self, source: str, index: int, value: float) -> None:
-        self.controls(source, {index: value})
 
     def controls(self, source: str, changes: dict[int, float]) -> None:
         self.sources.add(source)
