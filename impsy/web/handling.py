@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from impsy.web.configtext import ShownProblem, check_text
 from impsy.web.inventory import Inventory
 from impsy.web.jobs import Jobs
 from impsy.web.link import Link
-from impsy.web.paths import CONFIG, PathRefused, Workdir, check_name, part_file
+from impsy.web.paths import CONFIG, KINDS, PART, Refused, Workdir, check_name, part_file
 from impsy.web.security import SESSION_COOKIE, Guard
 from impsy.web.settings import MB, Settings
 from impsy.web.system import human_bytes, human_duration
@@ -35,14 +36,6 @@ FLASH_COOKIE = "impsy_flash"
 
 # What a handler returns: a page, JSON (a dict), a file or redirect, or a stream of text.
 Answer = str | dict | bottle.HTTPResponse | Iterator[str]
-
-
-class Refused(Exception):
-    """A request is refused; the handler's page or JSON shows the message with this status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 def sse(event: str, data: object) -> str:
@@ -211,12 +204,6 @@ class Handling:
 
     # ---- reading the request -----------------------------------------------------------------------
 
-    def path_or_refuse(self, kind: str, name: str) -> Path:
-        try:
-            return self.workdir.file(kind, name)
-        except PathRefused as refused:
-            raise Refused(refused.status, refused.message) from None
-
     def form_number(
         self,
         name: str,
@@ -240,14 +227,30 @@ class Handling:
         name = Path(bottle.request.query.get("name", "").replace("\\", "/")).name
         if not name:
             raise Refused(400, "name the file: ?name=FILE")
-        try:
-            return check_name(kind, name)
-        except PathRefused as refused:
-            raise Refused(refused.status, refused.message) from None
+        return check_name(kind, name)
 
-    def receive(self, folder: Path) -> Path:
-        """Stream the request body (its size was checked by `Checks`) into a hidden file in `folder`;
-        the caller checks and keeps it."""
+    @contextlib.contextmanager
+    def uploaded(self, kind: str, name: str, replace: str | None = None) -> Iterator[Path]:
+        """Receive the body as the file `name` of `kind`: the block checks it (raising Refused
+        to turn it down), and only a file it accepts takes the name. With `replace` (how to ask
+        for it), ?replace=1 may overwrite a file of that name."""
+        folder = self.workdir.folder(kind)
+        target = folder / name
+        if target.exists() or target.is_symlink():
+            if replace is None:
+                raise Refused(409, f"{KINDS[kind][0]}/{name} already exists: delete it first to replace it")
+            if bottle.request.query.get("replace") != "1":
+                raise Refused(409, f"{KINDS[kind][0]}/{name} already exists: {replace}")
+        part = self.receive(folder, target.suffix)
+        try:
+            yield part
+            os.replace(part, target)
+        finally:
+            part.unlink(missing_ok=True)
+
+    def receive(self, folder: Path, suffix: str = PART) -> Path:
+        """Stream the request body (its size was checked by `Checks`) into a hidden file in `folder`
+        ending in `suffix`; the caller checks and keeps it."""
         length = int(bottle.request.environ.get("CONTENT_LENGTH") or 0)
         if length == 0:
             raise Refused(400, "the upload is empty: choose a file")
@@ -260,7 +263,7 @@ class Handling:
             )
         stream = bottle.request.environ["wsgi.input"]
         bottle.request.environ["impsy.body_read"] = True
-        part = part_file(folder)
+        part = part_file(folder, suffix)
         received = 0
         try:
             with open(part, "wb") as out:

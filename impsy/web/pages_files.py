@@ -3,7 +3,6 @@ deletions, and making a model the active one."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,14 +24,14 @@ class FilePages(Handling):
 
     def download(self, kind: str) -> Callable[..., Answer]:
         def handler(name: str) -> Answer:
-            path = self.path_or_refuse(kind, name)
+            path = self.workdir.file(kind, name)
             return bottle.static_file(path.name, root=str(path.parent), download=path.name)
 
         return handler
 
     def confirm_delete(self, kind: str) -> Callable[..., Answer]:
         def handler(name: str) -> Answer:
-            path = self.path_or_refuse(kind, name)
+            path = self.workdir.file(kind, name)
             config, _ = self.read_config()
             warning = None
             if kind == "model" and self.active_model(config) == name:
@@ -53,7 +52,7 @@ class FilePages(Handling):
 
     def delete(self, kind: str) -> Callable[..., Answer]:
         def handler(name: str) -> Answer:
-            path = self.path_or_refuse(kind, name)
+            path = self.workdir.file(kind, name)
             folder = KINDS[kind][0]
             if kind == "log" and self.writing_now(name):
                 return self.refuse(409, f"impsy run is writing {name} right now: delete it after a restart")
@@ -90,23 +89,16 @@ class FilePages(Handling):
 
     def upload_log(self) -> Answer:
         name = self.upload_name("log")
-        target = self.workdir.folder("log") / name
-        if target.exists() or target.is_symlink():
-            return self.refuse(409, f"logs/{name} already exists: delete it first to replace it")
-        part = self.receive(self.workdir.folder("log"))
-        try:
+        with self.uploaded("log", name) as part:
             try:
                 part.read_bytes().decode("utf-8")
             except UnicodeDecodeError:
-                return self.refuse(422, f"{name} is not a text file, so it is not an IMPSY log")
+                raise Refused(422, f"{name} is not a text file, so it is not an IMPSY log") from None
             read = read_log(part, log_dimension(name))
             good = read.rows - read.skipped
             if good == 0:
                 why = f" (for example {read.problems[0].split(': ', 1)[1]})" if read.problems else ""
-                return self.refuse(422, f"{name} has no rows in IMPSY's log format{why}")
-            os.replace(part, target)
-        finally:
-            part.unlink(missing_ok=True)
+                raise Refused(422, f"{name} has no rows in IMPSY's log format{why}")
         note = f"; {read.skipped} malformed rows will be skipped" if read.skipped else ""
         return {"ok": True, "message": f"Uploaded logs/{name}: {good} rows{note}.", "name": name}
 
@@ -128,23 +120,14 @@ class FilePages(Handling):
 
     def upload_dataset(self) -> Answer:
         name = self.upload_name("dataset")
-        target = self.workdir.folder("dataset") / name
-        if (target.exists() or target.is_symlink()) and bottle.request.query.get("replace") != "1":
-            return self.refuse(409, f"datasets/{name} already exists: delete it first to replace it")
-        part = self.receive(self.workdir.folder("dataset"))
-        try:
+        with self.uploaded("dataset", name, replace="delete it first to replace it") as part:
             try:
                 if dataset_unpacked_size(part) > DATASET_MAX_UNPACKED:
                     raise DatasetError(f"it would unpack to more than {DATASET_MAX_UNPACKED // MB} MB")
                 dataset = load_dataset(part)  # never allow_pickle: an upload must not run code
             except DatasetError as error:
                 message = str(error).replace(f"{part}: ", "")
-                return self.refuse(422, f"{name} was not accepted: {message}")
-            if not self.workdir.inside(target.parent):
-                return self.refuse(403, "datasets/ points outside the working folder: refused")
-            os.replace(part, target)
-        finally:
-            part.unlink(missing_ok=True)
+                raise Refused(422, f"{name} was not accepted: {message}") from None
         return {"ok": True, "message": f"Uploaded datasets/{name}: {dataset.summary()}.", "name": name}
 
     # ---- models ------------------------------------------------------------------------------------
@@ -160,7 +143,7 @@ class FilePages(Handling):
         )
 
     def model_plot(self, name: str) -> Answer:
-        path = self.path_or_refuse("model", name)
+        path = self.workdir.file("model", name)
         plot = path.parent / (name[: -len(".tflite")] + MODEL_EXTRAS[1])
         if not plot.is_file() or not self.workdir.inside(plot):
             return self.refuse(404, f"{name} has no training plot")
@@ -176,23 +159,20 @@ class FilePages(Handling):
                 f"`impsy-train export {name}` and upload the .tflite",
             )
         name = self.upload_name("model")
-        folder = self.workdir.folder("model")
-        target = folder / name
-        if (target.exists() or target.is_symlink()) and query.get("replace") != "1":
-            return self.refuse(409, f"models/{name} already exists: tick 'replace' to overwrite it")
-        part = self.receive(folder)
-        try:
-            checked = part.with_name(part.name[: -len(".part")] + ".tflite")
-            os.replace(part, checked)
-            part = checked
+        with self.uploaded("model", name, replace="tick 'replace' to overwrite it") as part:
             figures = self.settings.check_models([part])[0]
             if "error" in figures:
-                return self.refuse(422, f"{name} was not accepted: {figures['error']}")
-            if not self.workdir.inside(folder):
-                return self.refuse(403, "models/ points outside the working folder: refused")
-            os.replace(part, target)
-        finally:
-            part.unlink(missing_ok=True)
+                raise Refused(422, f"{name} was not accepted: {figures['error']}")
+            config, _ = self.read_config()
+            if name == self.active_model(config) and figures["dimension"] != config.model.dimension:
+                # Replacing it would leave a config that `impsy run` refuses at its next start.
+                raise Refused(
+                    409,
+                    f"models/{name} is the active model, which config.toml plays as "
+                    f"{config.model.dimension}d, and this file is {figures['dimension']}d: upload it "
+                    "under another name and make that one active",
+                )
+        target = self.workdir.folder("model") / name
         self.inventory.remember_model(target, figures)
         message = (
             f"Uploaded models/{name}: dimension {figures['dimension']}, size {figures['size'] or '-'}, "
@@ -210,7 +190,7 @@ class FilePages(Handling):
         return result
 
     def model_activate(self, name: str) -> Answer:
-        self.path_or_refuse("model", name)
+        self.workdir.file("model", name)
         info = self.inventory.model(name)
         if info is None or info.error:
             why = info.error if info else "it cannot be read"

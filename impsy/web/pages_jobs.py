@@ -52,7 +52,7 @@ class JobPages(Handling):
                 "impsy-train is not installed here: train on a laptop (the Training page says how)",
             )
         forms = bottle.request.forms
-        dataset = self.path_or_refuse("dataset", forms.get("dataset", ""))
+        dataset = self.workdir.file("dataset", forms.get("dataset", ""))
         size = forms.get("size", "s")
         if size not in SIZES:
             return self.refuse(400, f"size: expected one of {', '.join(SIZES)}, found {size!r}")

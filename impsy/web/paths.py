@@ -35,8 +35,8 @@ MODEL_EXTRAS = (".report.json", ".loss.png")
 NAME_RULE = "letters, digits, '.', '_' and '-' only, not starting with '.'"
 
 
-class PathRefused(Exception):
-    """A request named a path it may not have; status is the HTTP status to answer with."""
+class Refused(Exception):
+    """A request is refused: the status to answer with, and a message saying why."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -45,12 +45,12 @@ class PathRefused(Exception):
 
 
 def check_name(kind: str, name: str) -> str:
-    """The name if it is a plain file name of this kind; PathRefused(400) otherwise."""
+    """The name if it is a plain file name of this kind; Refused(400) otherwise."""
     _, pattern, shape = KINDS[kind]
     if not name or "/" in name or "\\" in name or "\0" in name or name.startswith("."):
-        raise PathRefused(400, f"{name!r} is not a {kind} file name: use {NAME_RULE}")
+        raise Refused(400, f"{name!r} is not a {kind} file name: use {NAME_RULE}")
     if not pattern.fullmatch(name):
-        raise PathRefused(400, f"{name!r} is not a {kind} file name: expected {shape} ({NAME_RULE})")
+        raise Refused(400, f"{name!r} is not a {kind} file name: expected {shape} ({NAME_RULE})")
     return name
 
 
@@ -70,18 +70,28 @@ class Workdir:
 
     @property
     def config(self) -> Path:
-        return self.root / CONFIG
+        return self._own(CONFIG)
 
     @property
     def previous_config(self) -> Path:
-        return self.root / PREVIOUS
+        return self._own(PREVIOUS)
+
+    def _own(self, name: str) -> Path:
+        path = self.root / name
+        if path.is_symlink() and not self.inside(path):
+            raise Refused(403, f"{name} points outside the working folder: refused")
+        return path
 
     @property
     def state(self) -> Path:
         return self.root / STATE
 
     def folder(self, kind: str) -> Path:
-        return self.root / KINDS[kind][0]
+        """logs/, datasets/ or models/; Refused(403) if it is a symlink out of the working folder."""
+        path = self.root / KINDS[kind][0]
+        if path.is_symlink() and not self.inside(path):
+            raise Refused(403, f"{KINDS[kind][0]}/ points outside the working folder: refused")
+        return path
 
     def inside(self, path: Path) -> bool:
         """Does this path, with every symlink followed, stay inside the working folder?"""
@@ -92,13 +102,13 @@ class Workdir:
         return True
 
     def file(self, kind: str, name: str, must_exist: bool = True) -> Path:
-        """The path of a named file of a kind, checked: PathRefused(400/403/404) otherwise."""
+        """The path of a named file of a kind, checked: Refused(400/403/404) otherwise."""
         check_name(kind, name)
         path = self.folder(kind) / name
         if not self.inside(path):
-            raise PathRefused(403, f"{KINDS[kind][0]}/{name} points outside the working folder: refused")
+            raise Refused(403, f"{KINDS[kind][0]}/{name} points outside the working folder: refused")
         if must_exist and not path.is_file():
-            raise PathRefused(404, f"there is no {kind} called {name!r}")
+            raise Refused(404, f"there is no {kind} called {name!r}")
         return path
 
     def files(self, kind: str) -> list[Path]:
@@ -125,10 +135,10 @@ class Workdir:
             return None
 
 
-def part_file(folder: Path) -> Path:
+def part_file(folder: Path, suffix: str = PART) -> Path:
     """A fresh hidden file name in `folder` for an upload in progress (same file system)."""
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f".upload-{secrets.token_hex(8)}{PART}"
+    return folder / f".upload-{secrets.token_hex(8)}{suffix}"
 
 
 def write_atomically(path: Path, data: bytes, keep_previous: Path | None = None) -> None:
@@ -184,7 +194,7 @@ def walk_files(workdir: Workdir, kinds: tuple[str, ...] | None = None) -> Iterat
             if path.is_file() and workdir.inside(path):
                 yield name, path
     for kind in kinds or KINDS:
-        base = workdir.folder(kind)
+        base = workdir.root / KINDS[kind][0]  # one pointing out is left out, not refused
         if not base.is_dir() or not workdir.inside(base):
             continue
         for path in sorted(base.iterdir(), key=lambda p: p.name):

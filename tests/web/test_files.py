@@ -113,6 +113,51 @@ def test_a_folder_symlinked_out_of_the_workdir_is_not_listed(client, workdir, tm
     assert client.get(f"/logs/{LOG}").status == 403
 
 
+def point_out(workdir, kind: str, outside: Path) -> None:
+    """Replace one of the workdir's folders with a symlink to a folder outside it."""
+    outside.mkdir()
+    workdir.folder(kind).rmdir()
+    workdir.folder(kind).symlink_to(outside)
+
+
+def test_nothing_is_written_through_a_folder_symlinked_out(ui, client, workdir, tmp_path, log_file):
+    point_out(workdir, "dataset", tmp_path / "datasets-elsewhere")
+    response = client.post("/datasets/build", {"dimension": "4"})
+    end = wait_for_end(ui.jobs.get(response.location.split("=")[1]))
+    assert end["message"] == "failed: datasets/ points outside the working folder: refused"
+    response = client.upload("/api/datasets?name=d.npz", b"PK", headers={"Accept": "application/json"})
+    assert (response.status, response.json()) == (
+        403,
+        {"error": "datasets/ points outside the working folder: refused"},
+    )
+    point_out(workdir, "model", tmp_path / "models-elsewhere")
+    response = client.upload("/api/models?name=m.tflite", b"TFL3", headers={"Accept": "application/json"})
+    assert (response.status, response.json()) == (
+        403,
+        {"error": "models/ points outside the working folder: refused"},
+    )
+    log_file.unlink()
+    point_out(workdir, "log", tmp_path / "logs-elsewhere")
+    response = client.upload(f"/api/logs?name={LOG}", b"x", headers={"Accept": "application/json"})
+    assert (response.status, response.json()) == (
+        403,
+        {"error": "logs/ points outside the working folder: refused"},
+    )
+    assert [p.name for p in tmp_path.glob("*-elsewhere/*")] == []  # not even a part file
+
+
+def test_a_config_symlinked_out_is_neither_read_nor_written(client, workdir, tmp_path):
+    secret = tmp_path / "secret.toml"
+    secret.write_text("password = 'hunter2'\n")
+    workdir.config.unlink()
+    workdir.config.symlink_to(secret)
+    page = client.get("/config")
+    assert page.status == 403 and "hunter2" not in page.text
+    assert "config.toml points outside the working folder: refused" in page.text
+    assert client.post("/config", {"text": "x = 1\n"}).status == 403
+    assert secret.read_text() == "password = 'hunter2'\n"
+
+
 # ---- Logs ------------------------------------------------------------------------------------------------
 
 
@@ -484,6 +529,23 @@ def test_replacing_a_model_needs_asking(client, workdir):
     assert response.json() == {"error": "models/m.tflite already exists: tick 'replace' to overwrite it"}
     assert client.upload("/api/models?name=m.tflite&replace=1", b"MODEL dim=9").status == 200
     assert client.get("/api/models").json()["models"][0]["dimension"] == 9
+
+
+def test_the_active_model_is_not_replaced_by_one_of_another_dimension(client, workdir):
+    client.upload("/api/models?name=m.tflite&activate=1", b"MODEL dim=4")
+    config = workdir.config.read_text()
+    for query in ("replace=1", "replace=1&activate=1"):
+        response = client.upload(f"/api/models?name=m.tflite&{query}", b"MODEL dim=9")
+        assert (response.status, response.json()) == (
+            409,
+            {
+                "error": "models/m.tflite is the active model, which config.toml plays as 4d, and this "
+                "file is 9d: upload it under another name and make that one active"
+            },
+        )
+    assert (workdir.folder("model") / "m.tflite").read_bytes() == b"MODEL dim=4"
+    assert workdir.config.read_text() == config
+    assert client.upload("/api/models?name=m.tflite&replace=1", b"MODEL dim=4 v2").status == 200
 
 
 def test_upload_and_activate_in_one_request(client, workdir):
