@@ -22,6 +22,15 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
+def kernel_drops(port: int) -> int:
+    """Datagrams the kernel dropped (receive buffer full) for the UDP socket bound to this port."""
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port:
+            return int(fields[-1])
+    raise AssertionError(f"no UDP socket on port {port}")
+
+
 class Listener:
     """A UDP socket that collects OSC messages."""
 

@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from udp_harness import WAIT, Impsy
+from udp_harness import WAIT, Impsy, kernel_drops
 
 from impsy.dataset import build_dataset
 from impsy.logs import read_log
@@ -79,6 +79,9 @@ def test_flood_every_accepted_message_is_logged_and_it_still_answers(impsy):
     deadline = time.monotonic() + WAIT
     while (accepted := run.state()["counts"].get("in", 0)) < 10_000 and time.monotonic() < deadline:
         pass
+    # What the kernel dropped from a full socket buffer never reached IMPSY; every other message
+    # is accepted (the kernel's own count of its drops, not IMPSY's, is the check).
+    assert 1_000 <= accepted == 10_000 - kernel_drops(run.osc_port)
     run.send("/impsy/mode", "polyphony", port=run.command_port)
     run.client.drain()
     run.send("/interface", *[0.75] * 8)
@@ -86,8 +89,6 @@ def test_flood_every_accepted_message_is_logged_and_it_still_answers(impsy):
     run.stop()
     (log,) = list(run.logs.iterdir())
     rows = read_log(log)
-    # What the kernel dropped from a full socket buffer never reached IMPSY; all it accepted is logged.
-    assert 1_000 <= accepted <= 10_000
     assert rows.events == accepted + 1 and rows.skipped == 0
     firsts = rows.controls[:-1, 0]
     assert len(set(firsts.tolist())) == accepted  # each one once
