@@ -3,8 +3,8 @@
 The port is held by the same SerialLink as [serial] (event-driven, reopened when it comes
 back), at `baudrate` (31250, MIDI's own speed, unless the adapter needs another). Incoming
 bytes go through MidiParser, which copes with whatever a cable delivers: running status,
-real-time bytes (clock, active sensing) in the middle of a message, system exclusive
-(skipped), stray data bytes and messages cut short (dropped and counted). Output is sent with
+real-time bytes (clock, active sensing) in the middle of a message, and drops and counts
+system exclusive, stray data bytes and messages cut short. Output is sent with
 a status byte on every message, so a receiver that joins late is never confused.
 """
 
@@ -22,6 +22,7 @@ from impsy.config import SerialMidiConfig
 log = logging.getLogger("impsy.serialmidi")
 
 SYSEX_START, SYSEX_END = 0xF0, 0xF7
+SYSEX_SKIPPED = "a system exclusive message, skipped (mappings use notes, controllers, pitch bend)"
 # Data bytes after each channel voice status (by high nibble) and each system common status.
 _VOICE_LENGTH = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
 _COMMON_LENGTH = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF4: 0, 0xF5: 0, 0xF6: 0}
@@ -31,9 +32,9 @@ class MidiParser:
     """A MIDI byte stream -> channel voice events, one byte at a time, never raising.
 
     feed() returns the note, controller and pitch bend events completed by the bytes given,
-    and a reason for each piece of input that had to be thrown away. Other valid messages
-    (program change, aftertouch, system common, real-time, system exclusive) are understood
-    and skipped silently.
+    and a reason for each piece of input that had to be thrown away (system exclusive among
+    them). Other valid messages (program change, aftertouch, system common, real-time) are
+    understood and skipped silently.
     """
 
     def __init__(self) -> None:
@@ -80,12 +81,14 @@ class MidiParser:
                 f"{self._needed} data bytes when 0x{byte:02X} arrived"
             )
             self._data = []
+        if self._in_sysex:  # F7, or any other status, ends it
+            problems.append(SYSEX_SKIPPED)
+        elif byte == SYSEX_END:
+            problems.append("end of system exclusive (0xF7) without a start")
         if byte == SYSEX_END:
-            if not self._in_sysex:
-                problems.append("end of system exclusive (0xF7) without a start")
             self._in_sysex = False
             return
-        self._in_sysex = byte == SYSEX_START  # any other status also ends a sysex
+        self._in_sysex = byte == SYSEX_START
         self._common_left = 0
         if byte < 0xF0:
             self._status, self._needed = byte, _VOICE_LENGTH[byte & 0xF0]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from impsy.channels import serial
 from impsy.channels.midimap import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, MidiEvent
-from impsy.channels.serialmidi import MidiParser, SerialMidiChannel
+from impsy.channels.serialmidi import SYSEX_SKIPPED, MidiParser, SerialMidiChannel
 from impsy.config import parse_config
 
 
@@ -59,14 +59,15 @@ def test_real_time_bytes_anywhere_do_not_disturb_a_message():
     assert problems == []
 
 
-def test_system_exclusive_is_skipped_and_cancels_running_status():
+def test_system_exclusive_is_skipped_counted_and_cancels_running_status():
     events, problems = parse(
         bytes([0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7]),  # "General MIDI on": skipped whole
         bytes([0x90, 60, 100, 0xF0, 1, 2, 0xF7, 62, 100]),  # after a sysex, no running status
         bytes([0xF0, 1, 2, 0xB0, 7, 64]),  # a sysex ended by another status byte (no F7)
     )
     assert events == [MidiEvent(NOTE_ON, 0, 60, 100), MidiEvent(CONTROL_CHANGE, 0, 7, 64)]
-    assert problems == ["2 data byte(s) with no status byte before them"]
+    stray = "2 data byte(s) with no status byte before them"
+    assert problems == [SYSEX_SKIPPED, SYSEX_SKIPPED, stray, SYSEX_SKIPPED]
 
 
 def test_garbage_partial_messages_and_stray_bytes_are_dropped_and_counted():
@@ -180,6 +181,7 @@ def test_midi_bytes_in_through_the_mapping_bad_bytes_counted(uart):
     assert sink.changes == [{0: 64 / 127, 1: 1.0}, {2: 1.0}, {2: 0.0}]
     assert sink.drops == [
         "2 data byte(s) with no status byte before them",
+        SYSEX_SKIPPED,
         "message cut short: status 0x90 had 1 of 2 data bytes when 0xB0 arrived",
     ]
 
