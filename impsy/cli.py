@@ -175,9 +175,9 @@ def run_webui(args: argparse.Namespace) -> int:
 
 def run_midi_ports(args: argparse.Namespace) -> int:
     """Print the MIDI inputs and outputs this machine has (mido is imported only here)."""
-    from impsy.channels.midi import run_midi_ports as list_ports
+    from impsy.channels.midi import print_port_names
 
-    return list_ports(args)
+    return print_port_names()
 
 
 def run_init(args: argparse.Namespace) -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+
+log = logging.getLogger("impsy.channels")
 
 # Values a hair outside [0, 1] are rounding, not a wrong message: they are clipped, not dropped.
 RANGE_TOLERANCE = 1e-6
@@ -54,6 +57,14 @@ class Channel:
 
 class ChannelError(Exception):
     """A channel cannot start; the message names the channel and the port."""
+
+
+def close_quietly(thing: Any, channel: str) -> None:
+    """Close a port or device that may already be gone (a vanished device complains on the way out)."""
+    try:
+        thing.close()
+    except Exception as error:
+        log.debug("%s: closing %r: %s", channel, getattr(thing, "name", thing), error)
 
 
 def check_vector(values: Sequence[object], width: int) -> np.ndarray | str:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from impsy.channels.base import Channel, Sink
+from impsy.channels.base import Channel, Sink, close_quietly
 from impsy.config import GpioConfig
 from impsy.interaction.core import MODES
 
@@ -106,7 +106,7 @@ class GpioChannel(Channel):
             self._setup()
         except Exception as error:  # no gpiozero, no pins, pin busy: never worth a crash
             for device in self._devices:
-                _close_quietly(device)
+                close_quietly(device, "gpio")
             self._devices.clear()
             self._flashes.clear()
             self._playing_led = None
@@ -193,13 +193,6 @@ class GpioChannel(Channel):
                     device.off()
                 except Exception as error:
                     log.debug("gpio: %s", error)
-            _close_quietly(device)
+            close_quietly(device, "gpio")
         self._devices.clear()
         self.active = False
-
-
-def _close_quietly(device: Any) -> None:
-    try:
-        device.close()
-    except Exception as error:
-        log.debug("gpio: closing %r: %s", device, error)

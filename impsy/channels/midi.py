@@ -12,7 +12,6 @@ fake backend module there.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -21,6 +20,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 import mido
 import numpy as np
 
-from impsy.channels.base import Channel, Sink
+from impsy.channels.base import Channel, Sink, close_quietly
 from impsy.channels.midimap import (
     CONTROL_CHANGE,
     NOTE_OFF,
@@ -84,7 +84,7 @@ def port_names(backend: mido.Backend | None = None) -> tuple[list[str], list[str
         raise _unavailable(error) from error
 
 
-def run_midi_ports(args: argparse.Namespace | None = None) -> int:
+def print_port_names() -> int:
     """`impsy midi-ports`: print the port names a config's in_device / out_device can use."""
     try:
         inputs, outputs = port_names()
@@ -196,7 +196,7 @@ class MidiChannel(Channel):
     def __init__(
         self, config: MidiConfig, sink: Sink, dimension: int, backend: mido.Backend | None = None
     ) -> None:
-        self.config, self.sink, self.width = config, sink, dimension - 1
+        self.config, self.sink = config, sink
         self.backend = backend or _backend()
         self.clock = time.monotonic  # for feedback protection; tests replace it
         self.echoes = 0  # incoming messages ignored as echoes of our own output
@@ -262,15 +262,6 @@ class MidiChannel(Channel):
             log.warning(message, *args)
 
     def _open_input(self, entry: _Input, names: list[str]) -> None:
-        name = match_port(entry.pattern, names)
-        if name is None:
-            self._warn_once(
-                f"in:{entry.pattern}",
-                "midi: no input port contains %s (yet): it will be opened when it appears; "
-                "`impsy midi-ports` lists the ports",
-                json.dumps(entry.pattern),
-            )
-            return
         entry.generation += 1
         generation, loop = entry.generation, self._loop
         # Clock and the like mean nothing to a mapping; with no thru route to carry them, they
@@ -283,51 +274,57 @@ class MidiChannel(Channel):
             with contextlib.suppress(RuntimeError):  # the loop has closed: IMPSY is stopping
                 loop.call_soon_threadsafe(self._receive, entry, generation, message)
 
-        try:
-            entry.port = self.backend.open_input(name, callback=callback)
-        except Exception as error:  # rtmidi's errors are not all OSErrors
-            self._warn_once(f"in:{entry.pattern}", "midi: cannot open input %r: %s", name, error)
-            return
-        entry.identity = device_identity(name)
-        self._warned.discard(f"in:{entry.pattern}")
-        log.info("midi: input %s opened %r", json.dumps(entry.pattern), name)
+        opened = self._open(
+            "input", entry.pattern, names, lambda name: self.backend.open_input(name, callback=callback)
+        )
+        if opened is not None:
+            entry.port, entry.identity = opened
 
     def _open_output(self, output: _Output, names: list[str]) -> None:
-        name = match_port(output.pattern, names)
+        opened = self._open("output", output.pattern, names, self.backend.open_output)
+        if opened is not None:
+            output.port, output.identity = opened
+
+    def _open(
+        self, kind: str, pattern: str, names: list[str], opener: Callable[[str], Any]
+    ) -> tuple[Any, int | None] | None:
+        """(port, device identity) of the first port whose name contains pattern, or None
+        with a warning (once until it opens) saying why not."""
+        key = f"{kind}:{pattern}"
+        name = match_port(pattern, names)
         if name is None:
             self._warn_once(
-                f"out:{output.pattern}",
-                "midi: no output port contains %s (yet): it will be opened when it appears; "
+                key,
+                "midi: no %s port contains %s (yet): it will be opened when it appears; "
                 "`impsy midi-ports` lists the ports",
-                json.dumps(output.pattern),
+                kind,
+                json.dumps(pattern),
             )
-            return
+            return None
         try:
-            output.port = self.backend.open_output(name)
-        except Exception as error:
-            self._warn_once(f"out:{output.pattern}", "midi: cannot open output %r: %s", name, error)
-            return
-        output.identity = device_identity(name)
-        self._warned.discard(f"out:{output.pattern}")
-        log.info("midi: output %s opened %r", json.dumps(output.pattern), name)
+            port = opener(name)
+        except Exception as error:  # rtmidi's errors are not all OSErrors
+            self._warn_once(key, "midi: cannot open %s %r: %s", kind, name, error)
+            return None
+        self._warned.discard(key)
+        log.info("midi: %s %s opened %r", kind, json.dumps(pattern), name)
+        return port, device_identity(name)
 
     def _lose_input(self, entry: _Input, why: str) -> None:
         port, entry.port = entry.port, None
         entry.generation += 1
         log.warning("midi: input %r %s; waiting for it to come back", port.name, why)
-        _close_quietly(port)
+        close_quietly(port, "midi")
         # Notes it was holding through thru_matrix would never get their note offs.
         for output in self.outputs:
-            for held in [h for h in output.thru_held if h[0] == entry.pattern]:
-                output.thru_held.discard(held)
-                self._put(output, mido.Message("note_off", channel=held[1], note=held[2]))
+            self._end_thru(output, [held for held in output.thru_held if held[0] == entry.pattern])
 
     def _lose_output(self, output: _Output, why: str) -> None:
         port, output.port = output.port, None
         output.encoder.forget()
         output.thru_held.clear()
         log.warning("midi: output %r %s; waiting for it to come back", port.name, why)
-        _close_quietly(port)
+        close_quietly(port, "midi")
 
     async def close(self) -> None:
         self._closed = True
@@ -337,7 +334,7 @@ class MidiChannel(Channel):
             await asyncio.gather(self._checking, return_exceptions=True)
         for entry in self.inputs:
             if entry.port is not None:
-                _close_quietly(entry.port)
+                close_quietly(entry.port, "midi")
                 entry.port = None
         for output in self.outputs:
             if output.port is None:
@@ -345,11 +342,9 @@ class MidiChannel(Channel):
             # Everything we started ends before the port closes: IMPSY's notes and thru notes.
             for event in output.encoder.silence():
                 self._put(output, to_message(event))
-            for _, channel, note in sorted(output.thru_held):
-                self._put(output, mido.Message("note_off", channel=channel, note=note))
-            output.thru_held.clear()
+            self._end_thru(output, list(output.thru_held))
             if output.port is not None:
-                _close_quietly(output.port)
+                close_quietly(output.port, "midi")
                 output.port = None
 
     # -- in ------------------------------------------------------------------------------------
@@ -374,6 +369,12 @@ class MidiChannel(Channel):
     def _is_echo(self, message: mido.Message) -> bool:
         sent = self._sent.get(_echo_key(message))
         return sent is not None and self.clock() - sent <= self.config.feedback_threshold
+
+    def _end_thru(self, output: _Output, held: Iterable[tuple[str, int, int]]) -> None:
+        """Note offs for notes passed thru to an output and still held."""
+        for item in sorted(held):
+            output.thru_held.discard(item)
+            self._put(output, mido.Message("note_off", channel=item[1], note=item[2]))
 
     def _thru(self, entry: _Input, output: _Output, message: mido.Message) -> None:
         event = to_event(message)
@@ -423,10 +424,3 @@ def _gone(entry: _Input | _Output, names: list[str]) -> str | None:
     if entry.identity is not None and device_identity(entry.port.name) != entry.identity:
         return "unplugged and plugged in again"
     return None
-
-
-def _close_quietly(port: Any) -> None:
-    try:
-        port.close()
-    except Exception as error:  # a vanished device may complain on the way out
-        log.debug("midi: closing %r: %s", getattr(port, "name", port), error)

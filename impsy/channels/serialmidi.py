@@ -123,7 +123,7 @@ class SerialMidiChannel(Channel):
     def __init__(
         self, config: SerialMidiConfig, sink: Sink, dimension: int, threaded: bool | None = None
     ) -> None:
-        self.config, self.sink, self.width = config, sink, dimension - 1
+        self.config, self.sink = config, sink
         self.decoder = Decoder(config.input)
         self.encoder = Encoder(config.output)
         self.parser = MidiParser()

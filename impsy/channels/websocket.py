@@ -93,7 +93,7 @@ class WebSocketChannel(Channel):
     name = "websocket"
 
     def __init__(self, config: WebSocketConfig, sink: Sink, dimension: int) -> None:
-        self.config, self.sink, self.width = config, sink, dimension - 1
+        self.config, self.sink = config, sink
         self.decoder = Decoder(config.input)
         self.encoder = Encoder(config.output)  # one for all clients: they all hear the same
         self.clients: set[ServerConnection] = set()
