@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from impsy.config import ERROR
-from impsy.dataset import DatasetError, load_dataset
+from impsy.dataset import DatasetError
 from impsy.logs import LOG_NAME
 from impsy.web import modelcheck
 from impsy.web.configtext import check_text
-from impsy.web.inventory import DATASET_MAX_UNPACKED, dataset_unpacked_size
+from impsy.web.inventory import load_safely
 from impsy.web.paths import CONFIG, PREVIOUS, SAFE_NAME, Workdir, fsync_folder, walk_files
+from impsy.web.settings import DISK_RESERVE
+from impsy.web.system import human_bytes
 
 CHUNK = 256 * 1024
 COMPRESSIBLE = (".log", ".toml", ".previous", ".json")
@@ -111,6 +113,7 @@ def restore(
         with archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
             _check_members(members, max_unpacked)
+            _check_space(workdir, sum(m.file_size for m in members))
             staging.mkdir(parents=True)
             for member in members:
                 _extract(archive, member, staging / member.filename)
@@ -118,6 +121,15 @@ def restore(
         return _move_into_place(workdir, staging, members)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_space(workdir: Workdir, unpacked: int) -> None:
+    free = workdir.disk_free()
+    if free is not None and unpacked > free - DISK_RESERVE:
+        raise RestoreError(
+            f"the archive would unpack to {human_bytes(unpacked)} and {human_bytes(free)} is free "
+            "(delete old logs or datasets first)"
+        )
 
 
 def _check_members(members: list[zipfile.ZipInfo], max_unpacked: int) -> None:
@@ -144,8 +156,8 @@ def _check_members(members: list[zipfile.ZipInfo], max_unpacked: int) -> None:
     total = sum(m.file_size for m in members)
     if total > max_unpacked:
         raise RestoreError(
-            f"the archive would unpack to {total / 2**20:.0f} MB, more than the "
-            f"{max_unpacked / 2**20:.0f} MB allowed"
+            f"the archive would unpack to {human_bytes(total)}, more than the "
+            f"{human_bytes(max_unpacked)} allowed"
         )
 
 
@@ -180,9 +192,7 @@ def _check_contents(staging: Path, members: list[zipfile.ZipInfo], check_models)
                 raise RestoreError(f"config.toml in the archive is not valid: {first.text}")
         elif kind == "dataset":
             try:
-                if dataset_unpacked_size(path) > DATASET_MAX_UNPACKED:
-                    raise DatasetError("it unpacks to too much data")
-                load_dataset(path)  # never with allow_pickle
+                load_safely(path)
             except DatasetError as error:
                 message = str(error).replace(f"{path}: ", "")
                 raise RestoreError(f"{member.filename}: {message}") from error

@@ -25,11 +25,10 @@ from impsy.web.jobs import Jobs
 from impsy.web.link import Link
 from impsy.web.paths import CONFIG, KINDS, PART, Refused, Workdir, check_name, part_file
 from impsy.web.security import SESSION_COOKIE, Guard
-from impsy.web.settings import MB, Settings
+from impsy.web.settings import DISK_RESERVE, MB, Settings
 from impsy.web.system import human_bytes, human_duration
 
 VIEWS = str(Path(__file__).resolve().parent / "views")
-DISK_RESERVE = 20 * MB  # never fill the card completely: logs must still be written
 DRAIN_LIMIT = 64 * MB  # a refused upload up to this size is read to its end before answering
 FLASH_COOKIE = "impsy_flash"
 

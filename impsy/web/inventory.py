@@ -16,10 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from impsy.dataset import DatasetError, load_dataset
+from impsy.dataset import Dataset, DatasetError, load_dataset
 from impsy.logs import INTERFACE, LOG_NAME, RNN, log_dimension
 from impsy.web import modelcheck
 from impsy.web.paths import MODEL_EXTRAS, Workdir
+from impsy.web.system import human_bytes
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +95,24 @@ class DatasetInfo:
     error: str | None = None
 
 
-def dataset_unpacked_size(path: Path) -> int:
-    """Bytes the arrays in an .npz file would take once unpacked (raises DatasetError)."""
+def load_safely(path: Path, max_unpacked: int | None = None) -> Dataset:
+    """A dataset file from anywhere (an upload, a backup): its arrays' unpacked size is checked
+    before anything is unpacked (zip bombs), and it never unpickles (loading runs no code)."""
+    limit = DATASET_MAX_UNPACKED if max_unpacked is None else max_unpacked
     try:
         with zipfile.ZipFile(path) as archive:
-            return sum(member.file_size for member in archive.infolist())
+            unpacked = sum(member.file_size for member in archive.infolist())
     except (OSError, zipfile.BadZipFile) as error:
         raise DatasetError(f"not a dataset file ({error})") from error
+    if unpacked > limit:
+        raise DatasetError(f"it would unpack to more than {human_bytes(limit)}")
+    return load_dataset(path)
 
 
 def summarise_dataset(path: Path) -> DatasetInfo:
     info = DatasetInfo(path.name, path.stat().st_size)
     try:
-        if dataset_unpacked_size(path) > DATASET_MAX_UNPACKED:
-            raise DatasetError(f"it would unpack to more than {DATASET_MAX_UNPACKED // 2**20} MB")
-        dataset = load_dataset(path)  # never with allow_pickle: loading must not run code
+        dataset = load_safely(path)
     except DatasetError as error:
         info.error = str(error).replace(f"{path}: ", "")
         return info

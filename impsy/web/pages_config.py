@@ -13,6 +13,7 @@ from impsy.model import SIZES
 from impsy.web.configtext import CHANNELS, ShownProblem, WizardChoices, check_text, example_files, wizard_text
 from impsy.web.handling import Answer, Handling
 from impsy.web.paths import CONFIG, write_atomically
+from impsy.web.system import human_bytes
 
 
 class ConfigPages(Handling):
@@ -59,7 +60,7 @@ class ConfigPages(Handling):
             return self.refuse(400, "no config text was sent (the form's text field is missing)")
         text = raw.replace("\r\n", "\n")
         if len(text.encode()) > self.settings.limits.config:
-            return self.refuse(413, f"a config may be at most {self.settings.limits.config // 1024} KB")
+            return self.refuse(413, f"a config may be at most {human_bytes(self.settings.limits.config)}")
         config, problems = check_text(text, CONFIG)
         only_check = bottle.request.forms.get("action") == "check"
         values = self.editor_values(text, problems)

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import bottle
 
-from impsy.dataset import DEFAULT_MAX_GAP, DatasetError, dimensions_in, load_dataset
+from impsy.dataset import DEFAULT_MAX_GAP, DatasetError, dimensions_in
 from impsy.logs import log_dimension, read_log
 from impsy.web import backup
 from impsy.web.configtext import EditError, with_model
 from impsy.web.handling import Answer, Handling, Refused, start_attachment
-from impsy.web.inventory import DATASET_MAX_UNPACKED, dataset_unpacked_size
+from impsy.web.inventory import load_safely
 from impsy.web.paths import CONFIG, KINDS, MODEL_EXTRAS, write_atomically
-from impsy.web.settings import MB
 
 
 class FilePages(Handling):
@@ -122,9 +121,7 @@ class FilePages(Handling):
         name = self.upload_name("dataset")
         with self.uploaded("dataset", name, replace="delete it first to replace it") as part:
             try:
-                if dataset_unpacked_size(part) > DATASET_MAX_UNPACKED:
-                    raise DatasetError(f"it would unpack to more than {DATASET_MAX_UNPACKED // MB} MB")
-                dataset = load_dataset(part)  # never allow_pickle: an upload must not run code
+                dataset = load_safely(part)
             except DatasetError as error:
                 message = str(error).replace(f"{part}: ", "")
                 raise Refused(422, f"{name} was not accepted: {message}") from None

@@ -11,6 +11,7 @@ from impsy.web.modelcheck import check_files
 from impsy.web.paths import Workdir
 
 MB = 1024 * 1024
+DISK_RESERVE = 20 * MB  # never fill the card completely: logs must still be written
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,21 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(make_ui, workdir):
     response = client.upload("/api/backup/restore", bomb.getvalue())
     assert response.status == 422
     assert response.json() == {
-        "error": "Nothing was restored: the archive would unpack to 0 MB, more than the 0 MB allowed"
+        "error": "Nothing was restored: the archive would unpack to 97.7 KB, more than the 1000 bytes allowed"
+    }
+    assert not (workdir.folder("log") / LOG).exists()
+
+
+def test_a_restore_that_would_fill_the_card_is_refused(client, workdir, monkeypatch):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr(f"logs/{LOG}", b"0" * 100_000)
+    monkeypatch.setattr(type(workdir), "disk_free", lambda self: 20 * 2**20 + 50_000)
+    response = client.upload("/api/backup/restore", archive.getvalue())
+    assert response.status == 422
+    assert response.json() == {
+        "error": "Nothing was restored: the archive would unpack to 97.7 KB and 20.0 MB is free "
+        "(delete old logs or datasets first)"
     }
     assert not (workdir.folder("log") / LOG).exists()
 

@@ -14,7 +14,7 @@ from conftest import gesture, write_log
 from web.helpers import CONFIG_4D, CONFIG_4D_MIDI, Client
 
 from impsy.dataset import Dataset, build_dataset, load_dataset
-from impsy.web import pages_files
+from impsy.web import inventory
 
 LOG = "2026-01-31T20-15-00-4d-mdrnn.log"
 NAME_RULE = "letters, digits, '.', '_' and '-' only, not starting with '.'"
@@ -433,10 +433,10 @@ def test_bad_dataset_uploads_are_refused(client, workdir, body, message):
 
 
 def test_a_dataset_that_unpacks_to_too_much_is_refused(client, workdir, tmp_path, monkeypatch):
-    monkeypatch.setattr(pages_files, "DATASET_MAX_UNPACKED", 100)
+    monkeypatch.setattr(inventory, "DATASET_MAX_UNPACKED", 100)
     response = client.upload("/api/datasets?name=x.npz", saved_dataset(tmp_path))
     assert response.status == 422
-    assert response.json() == {"error": "x.npz was not accepted: it would unpack to more than 0 MB"}
+    assert response.json() == {"error": "x.npz was not accepted: it would unpack to more than 100 bytes"}
 
 
 def test_the_dataset_list_shows_unreadable_files_with_the_reason(client, workdir, tmp_path):

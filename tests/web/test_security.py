@@ -190,7 +190,18 @@ def test_a_config_over_its_limit_is_refused(make_ui):
     _, client = make_ui(limits=Limits(config=100))
     response = client.post("/config", {"text": "# " + "x" * 200})
     assert response.status == 413
-    assert error_of(response) == "a config may be at most 0 KB"
+    assert error_of(response) == "a config may be at most 100 bytes"
+
+
+def test_a_config_just_under_its_limit_is_accepted_however_the_form_encodes_it(make_ui, workdir):
+    _, client = make_ui()
+    limit = Limits().config
+    padding = (limit - len(workdir.config.read_bytes()) - 10) // 5  # "é[]\"" is 5 bytes
+    text = workdir.config.read_text() + "# " + "é[]\"" * padding + "\n"
+    assert len(text.encode()) <= limit  # but nearly three times that once form-encoded
+    response = client.post("/config", {"text": text, "action": "save"})
+    assert response.status == 200 and "Saved config.toml" in response.text
+    assert workdir.config.read_text() == text
 
 
 def test_a_chunked_body_is_refused(client):
