@@ -106,11 +106,8 @@ class ConfigPages(Handling):
         config, _ = check_text(text, CONFIG)
         if config is None:
             return self.refuse(422, "the previous version is not valid, so it was not restored")
-        with self._config_mutex:
-            current = self.workdir.config.read_bytes() if self.workdir.config.is_file() else None
-            write_atomically(self.workdir.config, text.encode())
-            if current is not None:
-                write_atomically(previous, current)
+        with self._config_mutex:  # the one it replaces becomes the previous one
+            write_atomically(self.workdir.config, text.encode(), keep_previous=previous)
         self.link.reconfigure(config.webui.monitor_port, config.webui.command_port)
         return self.done(
             "Went back to the previous config.toml (the one replaced is now the previous).", "/config"

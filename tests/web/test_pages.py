@@ -192,3 +192,51 @@ def test_api_status_reports_run_config_and_machine(ui, client):
     assert status["locked"] is False
     assert isinstance(status["disk_free"], int)
     assert json.dumps(status)  # plain JSON types only
+
+
+@pytest.mark.parametrize(
+    "method, path, status, message",
+    [
+        ("GET", "/api/jobs/nope", 404, "there is no job nope"),
+        ("GET", "/jobs/nope/stream", 404, "there is no job nope"),
+        ("POST", "/config/previous", 404, "there is no previous version of config.toml"),
+        ("POST", "/models/none.tflite/activate", 404, "there is no model called 'none.tflite'"),
+        ("POST", "/api/models/none.tflite/activate", 404, "there is no model called 'none.tflite'"),
+        ("POST", "/models/none.tflite/delete", 404, "there is no model called 'none.tflite'"),
+        ("POST", "/datasets/none.npz/delete", 404, "there is no dataset called 'none.npz'"),
+        ("POST", "/training/stop", 409, "no training is running"),
+    ],
+)
+def test_actions_on_what_is_not_there_say_so(client, method, path, status, message):
+    headers = {"Accept": "application/json"}
+    response = client.post(path, headers=headers) if method == "POST" else client.get(path, headers=headers)
+    assert (response.status, response.json()) == (status, {"error": message})
+
+
+def test_a_length_that_is_not_a_number_is_refused(client):
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": "abc",
+        "X-CSRF-Token": client.token(),
+        "Accept": "application/json",
+    }
+    response = client.request("POST", "/config", b"text=x", headers)
+    assert (response.status, response.json()) == (400, {"error": "Content-Length is not a number"})
+
+
+def test_a_config_the_disk_will_not_take_is_reported_and_nothing_changes(client, workdir, monkeypatch):
+    from impsy.web import pages_config
+
+    def full(path, data, keep_previous=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pages_config, "write_atomically", full)
+    before = workdir.config.read_text()
+    response = client.post(
+        "/config", {"text": before + "# more\n", "action": "save"}, headers={"Accept": "application/json"}
+    )
+    assert (response.status, response.json()) == (
+        507,
+        {"error": "config.toml could not be written: No space left on device"},
+    )
+    assert workdir.config.read_text() == before
