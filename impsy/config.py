@@ -217,6 +217,17 @@ def _boolean(value: Any) -> bool:
     raise _Invalid("true or false")
 
 
+def _log_input(value: Any) -> bool | _Lenient:
+    # The original never read this key, so an old file's `false` meant nothing until now.
+    if _boolean(value):
+        return True
+    return _Lenient(
+        False,
+        "false: the performer's playing is not logged (the original IMPSY ignored "
+        "this key and always logged it); remove it or set true to log",
+    )
+
+
 def _string(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -362,7 +373,7 @@ _TOP = {
     "description": _Field(_string, None),
     "verbose": _Field(_boolean, False),
     "log_predictions": _Field(_boolean, False),
-    "log_input": _Field(_boolean, True),
+    "log_input": _Field(_log_input, True),
 }
 _INTERACTION = {
     "mode": _Field(_choice(MODES), example='mode = "callresponse"'),
@@ -945,7 +956,7 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
                 const=False,
                 help="do not print every input and output",
             )
-        elif _SPECS[section][key].check is _boolean:
+        elif isinstance(_SPECS[section][key].default, bool):
             group.add_argument(
                 option,
                 dest=dest,
@@ -985,9 +996,12 @@ def apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         if value is None:
             continue
         try:
-            changes[section][key] = _SPECS[section][key].check(value)
+            checked = _SPECS[section][key].check(value)
         except _Invalid as bad:
             problems.append(Problem("", option, f"expected {bad}; found {_describe(value)}", ERROR))
+            continue
+        # A file's lenient reading warns; an option given for this run says what it means.
+        changes[section][key] = checked.value if isinstance(checked, _Lenient) else checked
     dimension = changes["model"].get("dimension")
     if dimension is not None:
         problems += [

@@ -333,6 +333,19 @@ def test_top_level_types() -> None:
     ]
 
 
+def test_log_input_false_is_honoured_with_a_warning() -> None:
+    # The original never read log_input: an old `false` would now silently stop the logging.
+    config, problems = parse("log_input = false\n" + BASE)
+    assert config.log_input is False
+    assert problems == [
+        "config.toml: log_input: false: the performer's playing is not logged (the original IMPSY "
+        "ignored this key and always logged it); remove it or set true to log"
+    ]
+    assert parse("log_input = true\n" + BASE) == (parse(BASE)[0], [])
+    wrong = one_error('log_input = "no"\n' + BASE)
+    assert wrong == "config.toml: log_input: expected true or false; found 'no'"
+
+
 @pytest.mark.parametrize(
     ("section", "message"),
     [
