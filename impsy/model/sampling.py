@@ -12,28 +12,6 @@ MIN_DT = 0.001  # seconds; a prediction never asks to be played sooner than this
 MIN_PITEMP = 1e-6
 
 
-def split_params(params: np.ndarray, dimension: int, mixtures: int):
-    """Split a flat parameter vector into means [K, D], sigmas [K, D] and logits [K]."""
-    kd = mixtures * dimension
-    return (
-        params[:kd].reshape(mixtures, dimension),
-        params[kd : 2 * kd].reshape(mixtures, dimension),
-        params[2 * kd : 2 * kd + mixtures],
-    )
-
-
-def mixture_weights(logits: np.ndarray, pitemp: float) -> np.ndarray:
-    """Softmax of logits / pitemp; a one-hot on the largest logit when pitemp is ~0."""
-    logits = np.asarray(logits, dtype=np.float64)
-    if pitemp <= MIN_PITEMP:
-        weights = np.zeros_like(logits)
-        weights[int(np.argmax(logits))] = 1.0
-        return weights
-    z = logits / pitemp
-    z = np.exp(z - z.max())
-    return z / z.sum()
-
-
 def choose_component(logits: list[float], pitemp: float, u: float) -> int:
     """Pick a mixture component from plain floats, given a uniform draw u in [0, 1).
 

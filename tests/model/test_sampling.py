@@ -3,14 +3,7 @@
 import numpy as np
 import pytest
 
-from impsy.model.sampling import (
-    MIN_DT,
-    SCALE,
-    Sampler,
-    choose_component,
-    mixture_weights,
-    split_params,
-)
+from impsy.model.sampling import MIN_DT, SCALE, Sampler, choose_component
 
 D, K = 3, 5
 
@@ -29,20 +22,34 @@ def component_of(sample: np.ndarray) -> int:
     return round((sample[1] - 0.1) / 0.2)
 
 
-def test_split_params_layout_is_component_major():
-    mus, sigmas, logits = split_params(separated(), D, K)
-    assert mus.shape == sigmas.shape == (K, D)
-    assert mus[2, 1] == pytest.approx(0.5 * SCALE)
-    assert logits.shape == (K,)
+def softmax(logits, pitemp: float) -> np.ndarray:
+    """The weights the sampler must follow, computed the plain numpy way."""
+    z = np.asarray(logits, dtype=np.float64) / pitemp
+    z = np.exp(z - z.max())
+    return z / z.sum()
+
+
+def chi_square(counts: np.ndarray, weights: np.ndarray) -> float:
+    expected = weights * counts.sum()
+    return float(np.sum((counts - expected) ** 2 / expected))
+
+
+def test_parameters_are_laid_out_component_major():
+    # K*D means, then K*D sigmas, then K logits: each component's D values side by side.
+    means = (np.arange(K * D).reshape(K, D) + 1) / (K * D + 1)  # all different, all in (0, 1)
+    for k in range(K):
+        logits = np.full(K, -50.0)
+        logits[k] = 50.0
+        out = Sampler(D, K, seed=0).sample(params(means * SCALE, np.ones((K, D)), logits), 1.0, 0.0)
+        assert out == pytest.approx(means[k])
 
 
 def test_component_frequencies_follow_the_weights():
     sampler = Sampler(D, K, seed=1)
     p = separated()
     counts = np.bincount([component_of(sampler.sample(p, 1.0, 0.0)) for _ in range(20000)], minlength=K)
-    expected = np.array([0.1, 0.2, 0.3, 0.3, 0.1]) * 20000
     # Pearson chi-square with 4 degrees of freedom: 18.5 is the 0.1% critical value.
-    assert np.sum((counts - expected) ** 2 / expected) < 18.5
+    assert chi_square(counts, np.array([0.1, 0.2, 0.3, 0.3, 0.1])) < 18.5
 
 
 def test_pitemp_near_zero_picks_the_most_likely_component():
@@ -53,16 +60,19 @@ def test_pitemp_near_zero_picks_the_most_likely_component():
 
 
 def test_high_pitemp_flattens_the_weights():
-    w = mixture_weights(np.log([0.1, 0.2, 0.3, 0.3, 0.1]), 100.0)
-    assert np.allclose(w, 0.2, atol=0.01)
-    assert mixture_weights(np.log([0.1, 0.9]), 1.0) == pytest.approx([0.1, 0.9])
+    sampler = Sampler(D, K, seed=5)
+    p = separated()
+    counts = np.bincount([component_of(sampler.sample(p, 100.0, 0.0)) for _ in range(20000)], minlength=K)
+    assert chi_square(counts, np.full(K, 0.2)) < 18.5  # all five about equally often
+    low = np.bincount([component_of(sampler.sample(p, 0.5, 0.0)) for _ in range(20000)], minlength=K)
+    assert chi_square(low, softmax(np.log([0.1, 0.2, 0.3, 0.3, 0.1]), 0.5)) < 18.5  # sharper
 
 
-def test_choose_component_matches_mixture_weights():
+def test_choose_component_matches_the_softmax():
     logits = [0.3, -1.0, 2.0, 0.0, 0.5]
     u = np.linspace(0, 1, 10001, endpoint=False)
     picks = np.bincount([choose_component(logits, 0.7, x) for x in u], minlength=5) / len(u)
-    assert picks == pytest.approx(mixture_weights(np.array(logits), 0.7), abs=1e-3)
+    assert picks == pytest.approx(softmax(logits, 0.7), abs=1e-3)
 
 
 def test_sigmatemp_zero_returns_the_mean():
