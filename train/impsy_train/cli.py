@@ -22,6 +22,7 @@ from impsy.dataset import (
 )
 from impsy.model import SIZES
 from impsy_train import __version__
+from impsy_train.settings import TrainSettings
 
 
 def load_training_data(args: argparse.Namespace) -> Dataset:
@@ -46,7 +47,7 @@ def load_training_data(args: argparse.Namespace) -> Dataset:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, keep the best epoch, export and check the .tflite, write the report."""
-    from impsy_train.training import TrainSettings, save, train
+    from impsy_train.training import save, train
 
     args.logs_given = args.logs is not None
     args.logs = args.logs or Path("logs")
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.set_defaults(handler=run_dataset)
 
     train = commands.add_parser("train", help="train a model and export it for the runtime")
+    defaults = TrainSettings()
     train.add_argument(
         "-D", "--dimension", type=int, required=True, help="values per event, dt included (e.g. 9)"
     )
@@ -128,13 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--patience",
         type=int,
-        default=10,
-        help="epochs without improvement before stopping (default: 10)",
+        default=defaults.patience,
+        help="epochs without improvement before stopping (default: %(default)s)",
     )
     train.add_argument(
-        "--epochs", "--numepochs", type=int, default=100, help="most epochs to run (default: 100)"
+        "--epochs",
+        "--numepochs",
+        type=int,
+        default=defaults.epochs,
+        help="most epochs to run (default: %(default)s)",
     )
-    train.add_argument("--batchsize", type=int, default=64, help="windows per batch (default: 64)")
+    train.add_argument(
+        "--batchsize", type=int, default=defaults.batch_size, help="windows per batch (default: %(default)s)"
+    )
     train.add_argument(
         "--dataset", type=Path, help="a dataset file (default: datasets/training-dataset-<D>d.npz)"
     )
@@ -144,12 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--max-gap", type=float, default=DEFAULT_MAX_GAP, help="longest pause kept, in seconds"
     )
-    train.add_argument("--seq-len", type=int, default=50, help="window length in events (default: 50)")
-    train.add_argument("--seq-step", type=int, default=5, help="events between window starts (default: 5)")
     train.add_argument(
-        "--learning-rate", type=float, default=1e-3, help="Adam learning rate (default: 0.001)"
+        "--seq-len", type=int, default=defaults.seq_len, help="window length in events (default: %(default)s)"
     )
-    train.add_argument("--seed", type=int, default=0, help="random seed: same data and seed, same split")
+    train.add_argument(
+        "--seq-step",
+        type=int,
+        default=defaults.seq_step,
+        help="events between window starts (default: %(default)s)",
+    )
+    train.add_argument(
+        "--learning-rate",
+        type=float,
+        default=defaults.learning_rate,
+        help="Adam learning rate (default: %(default)s)",
+    )
+    train.add_argument(
+        "--seed", type=int, default=defaults.seed, help="random seed: same data and seed, same split"
+    )
     train.add_argument(
         "--allow-pickle",
         action="store_true",

@@ -15,23 +15,8 @@ from impsy.dataset import Dataset
 from impsy.model import SCALE, SIZES, model_filename
 from impsy_train.export import export_tflite
 from impsy_train.network import build_model, mixture_nll
-from impsy_train.windows import SEQ_LEN, SEQ_STEP, Split, split_by_performance, usable_events, windows
-
-
-@dataclass
-class TrainSettings:
-    """Everything a training run depends on besides the data."""
-
-    size: str = "s"
-    epochs: int = 100
-    batch_size: int = 64
-    early_stopping: bool = False
-    patience: int = 10
-    seq_len: int = SEQ_LEN
-    seq_step: int = SEQ_STEP
-    learning_rate: float = 1e-3
-    validation_fraction: float = 0.1
-    seed: int = 0
+from impsy_train.settings import TrainSettings
+from impsy_train.windows import Split, split_by_performance, usable_events, windows
 
 
 @dataclass
