@@ -40,7 +40,8 @@ log = logging.getLogger("impsy.websocket")
 _library_log = logging.getLogger("impsy.websocket.library")
 _library_log.setLevel(logging.WARNING)
 
-MAX_MESSAGE = 4096  # bytes; our messages are a few dozen
+MAX_MESSAGE = 4096  # bytes; our messages are a few dozen: a longer one is dropped and counted
+MAX_FRAME = 1 << 16  # bytes; a client sending more is cut off (1009) before it costs memory
 _WORDS = {NOTE_ON: "noteon", NOTE_OFF: "noteoff", CONTROL_CHANGE: "cc", PITCH_BEND: "pitchbend"}
 # word -> (event kind, names and upper limits of the numbers after it)
 _SHAPES = {
@@ -111,7 +112,7 @@ class WebSocketChannel(Channel):
             self._client,
             self.config.server_ip,
             self.config.server_port,
-            max_size=MAX_MESSAGE,
+            max_size=MAX_FRAME,
             compression=None,  # tiny messages: compressing costs more than it saves
             close_timeout=1,
             logger=_library_log,
@@ -125,12 +126,15 @@ class WebSocketChannel(Channel):
             async for message in connection:
                 self._receive(message)
         except ConnectionClosed:
-            pass  # includes a message over MAX_MESSAGE: the library closes with 1009
+            pass  # includes a message over MAX_FRAME: the library closes with 1009
         finally:
             self.clients.discard(connection)
             log.info("websocket: client %s left", _who(connection))
 
     def _receive(self, message: str | bytes) -> None:
+        if len(message) > MAX_MESSAGE:
+            self.sink.dropped(self.name, f"a message of {len(message)} bytes ignored (at most {MAX_MESSAGE})")
+            return
         if isinstance(message, bytes):
             self.sink.dropped(self.name, f"binary message ignored: send text such as {EXAMPLE}")
             return

@@ -91,15 +91,17 @@ def test_bad_messages_are_dropped_and_counted_and_good_ones_still_arrive():
         async with connect(f"ws://127.0.0.1:{channel.port}") as client:
             for message in BAD:
                 await client.send(message)
+            await client.send("/channel/1/noteon/60/100" * 500)  # far too long: dropped, still connected
             await client.send(b"/channel/1/noteon/60/100")  # binary: not a text message
             await client.send("/channel/1/noteon/60/100")
             await until(lambda: len(sink.changes) == 1, "the good message")
         await channel.close()
 
     run(go())
-    assert len(sink.drops) == len(BAD) + 1
+    assert len(sink.drops) == len(BAD) + 2
     assert sink.changes == [{0: 60 / 127, 1: 100 / 127}]
     assert "channel 17 is outside 1-16" in sink.drops[5]
+    assert sink.drops[-2] == "a message of 12000 bytes ignored (at most 4096)"
     assert "binary message ignored" in sink.drops[-1]
 
 
