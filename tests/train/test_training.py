@@ -125,12 +125,17 @@ def test_cli_trains_from_logs(make_logs, tmp_path, capsys):
             str(logs),
             "--models",
             str(models),
+            "--max-gap",
+            "3",
         ]
     )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "3 performances, 360 events" in out
-    assert (models / "musicMDRNN-dim3-layers2-units16-mixtures5-scale10.tflite").is_file()
+    stem = models / "musicMDRNN-dim3-layers2-units16-mixtures5-scale10"
+    assert stem.with_suffix(".tflite").is_file()
+    report = json.loads(stem.with_suffix(".report.json").read_text())
+    assert report["data"]["max_gap_s"] == 3.0  # what the model learnt pauses as
     assert "Keras and LiteRT agree within" in out
 
 

@@ -40,6 +40,7 @@ def report_data(result: TrainResult) -> dict:
             "windows": result.windows,
             "seq_len": s.seq_len,
             "seq_step": s.seq_step,
+            "max_gap_s": result.max_gap,
         },
         "training": {
             "epochs_run": len(result.history["loss"]),

@@ -35,6 +35,7 @@ class TrainResult:
     windows: int
     validation_logs: list[str]
     heldout_nll: float  # per event, the network run over each held-out performance from a zero state
+    max_gap: float | None = None  # seconds the dataset capped pauses at (None: not recorded)
     files: dict[str, str] = field(default_factory=dict)
     parity: float | None = None
 
@@ -169,6 +170,7 @@ def train(
         windows=len(x_train),
         validation_logs=split.validation_logs,
         heldout_nll=heldout_nll(model, split.validation),
+        max_gap=dataset.meta.get("max_gap"),
     )
 
 
