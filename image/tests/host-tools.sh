@@ -4,7 +4,7 @@
 set -euo pipefail
 
 tools=(debootstrap qemu-user-static qemu-system-arm binfmt-support shellcheck e2fsprogs
-	zstd xz-utils cpio rsync openssh-client sudo python3 systemd)
+	zstd xz-utils cpio rsync openssh-client sudo python3 python3-pip python3-venv systemd)
 missing=()
 for pkg in "${tools[@]}"; do
 	dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q "ok installed" || missing+=("${pkg}")

@@ -32,8 +32,9 @@ case "${1:-}" in
 static)
 	mapfile -t scripts < <(
 		cd "${src}" && {
-			find image systemd udev -path image/work -prune -o -type f -name '*.sh' -print
-			grep -rlE '^#!/bin/(ba)?sh' image systemd udev --exclude-dir=work
+			find image systemd udev tests models .ci -path image/work -prune -o -type f -name '*.sh' -print
+			grep -rlE '^#! ?(/usr)?/bin/(env )?(ba)?sh' image systemd udev tests models .ci \
+				--exclude-dir=work --exclude-dir=__pycache__
 		} | sort -u
 	)
 	(cd "${src}" && shellcheck -x "${scripts[@]}")

@@ -62,6 +62,6 @@ set -e
 echo "figure build (host tools to bootable disk): ${build_seconds} s"
 echo "figure whole image test: $(($(date +%s) - started)) s"
 echo "console: ${work}/console.log; service journal: ${work}/console.journal"
-# The plain 'N passed, N failed, N skipped' line closes the output.
+# The plain 'N passed, N failed' line closes the output.
 grep -E '^[0-9]+ passed, [0-9]+ failed' "${work}/checks.log" | tail -n1 || echo "0 passed, 1 failed"
 exit "${status}"

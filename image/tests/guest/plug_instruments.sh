@@ -1,6 +1,6 @@
 #!/bin/bash
 # TEST ONLY, inside the VM as root: "plug in" a micro:bit and a USB-MIDI keyboard.
-# dummy_hcd has three controllers (stage-lite): g_ether holds the first; a g_serial
+# dummy_hcd has three controllers (stage-lite): the USB Ethernet gadget holds the first; a g_serial
 # gadget with the micro:bit's USB ids takes the second, a configfs MIDI gadget the
 # third. Their host sides then meet our udev rules just as real devices would.
 set -euo pipefail
