@@ -94,5 +94,5 @@ class Checks:
             return True
         if guard.login_ok(request.get_cookie(AUTH_COOKIE)):
             return True
-        header = request.get_header("Authorization")
-        return bool(header and not guard.throttled() and guard.basic_ok(header))
+        header, client = request.get_header("Authorization"), request.remote_addr or ""
+        return bool(header and not guard.throttled(client) and guard.basic_ok(header, client))

@@ -28,11 +28,12 @@ class LoginPages(Handling):
         target = safe_next(bottle.request.forms.get("next", "/"))
         if not self.guard.password_required:
             return bottle.redirect(target, 303)
-        if self.guard.throttled():
+        client = bottle.request.remote_addr or ""
+        if self.guard.throttled(client):
             return self.refuse(
                 429, "Too many wrong passwords: wait a minute and try again.", "login", next=target
             )
-        if not self.guard.check_password(bottle.request.forms.get("password", "")):
+        if not self.guard.check_password(bottle.request.forms.get("password", ""), client):
             return self.refuse(401, "Wrong password.", "login", next=target)
         bottle.response.set_cookie(
             AUTH_COOKIE,

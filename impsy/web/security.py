@@ -123,7 +123,7 @@ class Guard:
         self.allowed_hosts = {h.lower().rstrip(".") for h in allowed_hosts}
         with contextlib.suppress(OSError):
             self.allowed_hosts.add(socket.gethostname().lower())
-        self._failures: list[float] = []
+        self._failures: dict[str, list[float]] = {}  # client address -> times of wrong passwords
         self._mutex = threading.Lock()
         self._locked = self._read_lock()
 
@@ -176,7 +176,7 @@ class Guard:
         ).hexdigest()
         return hmac.compare_digest(expected, mac)
 
-    def basic_ok(self, header: str | None) -> bool:
+    def basic_ok(self, header: str | None, client: str = "") -> bool:
         """HTTP Basic credentials (any user name) for the command-line tools."""
         stored = self.password_hash
         if stored is None:
@@ -188,24 +188,29 @@ class Guard:
         except (binascii.Error, UnicodeDecodeError):
             return False
         _, _, password = decoded.partition(":")
-        return self.check_password(password)
+        return self.check_password(password, client)
 
-    def check_password(self, password: str, now: float | None = None) -> bool:
+    def check_password(self, password: str, client: str = "", now: float | None = None) -> bool:
         stored = self.password_hash
         if stored is None:
             return True
         ok = verify_password(password, stored)
         if not ok:
             with self._mutex:
-                self._failures.append(now if now is not None else time.monotonic())
+                self._failures.setdefault(client, []).append(now if now is not None else time.monotonic())
         return ok
 
-    def throttled(self, now: float | None = None) -> bool:
-        """Too many wrong passwords lately?"""
+    def throttled(self, client: str = "", now: float | None = None) -> bool:
+        """Too many wrong passwords lately from this client? Counted per client address, so
+        someone guessing on the network cannot lock the owner out."""
         now = now if now is not None else time.monotonic()
         with self._mutex:
-            self._failures = [t for t in self._failures if now - t < FAILURE_WINDOW]
-            return len(self._failures) >= MAX_FAILURES
+            recent = [t for t in self._failures.get(client, []) if now - t < FAILURE_WINDOW]
+            if recent:
+                self._failures[client] = recent
+            else:
+                self._failures.pop(client, None)
+            return len(recent) >= MAX_FAILURES
 
     # -- performance lock --
 

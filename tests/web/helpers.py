@@ -98,6 +98,7 @@ class Client:
     app: object
     host: str = "127.0.0.1:4000"
     cookies: dict[str, str] = field(default_factory=dict)
+    remote: str = "127.0.0.1"  # the address the request comes from
 
     def environ(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> dict:
         parts = urlsplit(path)
@@ -109,7 +110,7 @@ class Client:
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "4000",
             "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_ADDR": self.remote,
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(body),

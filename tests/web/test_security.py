@@ -374,9 +374,17 @@ def test_login_cookies_expire(workdir, with_password):
 def test_throttle_forgets_old_failures(workdir, with_password):
     guard = Guard(b"k" * 32, workdir.state / "password", workdir.state / "lock.json")
     for _ in range(MAX_FAILURES):
-        guard.check_password("wrong", now=100.0)
-    assert guard.throttled(now=100.0)
-    assert not guard.throttled(now=100.0 + FAILURE_WINDOW + 1)
+        guard.check_password("wrong", "10.0.0.9", now=100.0)
+    assert guard.throttled("10.0.0.9", now=100.0)
+    assert not guard.throttled("10.0.0.9", now=100.0 + FAILURE_WINDOW + 1)
+
+
+def test_one_client_guessing_does_not_lock_out_another(client, with_password):
+    stranger = Client(client.app, remote="10.0.0.66")  # someone else on the venue's network
+    for _ in range(MAX_FAILURES):
+        assert stranger.post("/login", {"password": "guess"}).status == 401
+    assert stranger.post("/login", {"password": "sesame"}).status == 429
+    assert client.post("/login", {"password": "sesame"}).status == 303  # the owner, on the cable
 
 
 def test_session_cookie_is_http_only(client):
