@@ -89,7 +89,6 @@ class Core:
         self._pending: list[_Pending] = []  # sorted by due time
         self._takeover_at: float | None = None  # callresponse: when the model may answer
         self.playing = False  # the model has the floor (callresponse answering, or battle)
-        self._sounding = False  # something was played since the last Silence
         self._start_mode(now)
 
     # -- what the loop asks -------------------------------------------------------------
@@ -128,7 +127,7 @@ class Core:
             # The performer is back: the model stops at once, before their own note sounds.
             actions += self._stop()
         if s.input_thru:
-            actions.append(self._play(controls, "thru"))
+            actions.append(Play(controls, "thru"))
         if s.mode in ("callresponse", "polyphony"):
             self._condition(now, controls)
         if s.mode == "callresponse" and not s.paused:
@@ -149,7 +148,7 @@ class Core:
         while self._pending and self._pending[0].due <= now:
             pending = self._pending.pop(0)
             controls = pending.event[1:]
-            actions.append(self._play(controls, RNN))
+            actions.append(Play(controls, RNN))
             if self.settings.log_predictions:
                 actions.append(Log(RNN, controls))
             if self.playing:  # callresponse and battle continue from their own output
@@ -196,18 +195,13 @@ class Core:
             self.playing = True
             self._schedule(self._sample(), now)
 
-    def _play(self, controls: np.ndarray, source: str) -> Play:
-        self._sounding = True
-        return Play(controls, source)
-
     def _stop(self) -> list[Action]:
-        # Polyphony's last reply and notes passed through sound on until something ends them.
-        was_sounding = self.playing or bool(self._pending) or self._sounding
+        # Always Silence: polyphony's last reply and notes passed through sound on with nothing
+        # scheduled, and channels that hold nothing do nothing with it.
         self._pending.clear()
         self._takeover_at = None
         self.playing = False
-        self._sounding = False
-        return [Silence()] if was_sounding else []
+        return [Silence()]
 
     def _condition(self, now: float, controls: np.ndarray) -> None:
         dt = now - self._last_event
