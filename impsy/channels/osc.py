@@ -15,6 +15,7 @@ from impsy.interaction.commands import PREFIX, parse_command
 
 log = logging.getLogger(__name__)
 
+RESOLVE_RETRY = 10.0  # seconds between looks for a client name that cannot be found yet
 INPUT_ADDRESS = "/interface"
 OUTPUT_ADDRESS = "/impsy"
 
@@ -70,18 +71,33 @@ class OscChannel(OscLink):
     def __init__(self, config: OscConfig, sink: Sink, dimension: int) -> None:
         super().__init__(sink, (config.server_ip, config.server_port), "0.0.0.0")
         self.config, self.width = config, dimension - 1
-        self._client = (config.client_ip, config.client_port)
+        self._client: tuple[str, int] | None = None  # resolved: no name lookup at each send
+        self._retry: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         await super().start()
-        # Resolved once: a name (host.docker.internal) looked up at every send would block the loop.
+        await self._resolve()
+
+    async def _resolve(self) -> None:
+        """Look the client's name up once; while it cannot be found, answers wait and it is
+        looked up again (host.docker.internal, a laptop not yet on the network)."""
+        loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                *self._client, family=socket.AF_INET, type=socket.SOCK_DGRAM
+            infos = await loop.getaddrinfo(
+                self.config.client_ip, self.config.client_port, family=socket.AF_INET, type=socket.SOCK_DGRAM
             )
-            self._client = infos[0][4]
         except OSError as error:
-            log.warning("osc: cannot resolve client_ip %r now (%s)", self._client[0], error)
+            if self._retry is None:  # warned at the first failure only
+                log.warning(
+                    "osc: cannot resolve client_ip %r (%s); answers are not sent until it resolves",
+                    self.config.client_ip,
+                    error,
+                )
+            self._retry = loop.call_later(RESOLVE_RETRY, lambda: loop.create_task(self._resolve()))
+            return
+        self._client = infos[0][4]
+        if self._retry is not None:
+            log.info("osc: client_ip %r is %s now", self.config.client_ip, self._client[0])
 
     def receive(self, address: str, args: list) -> None:
         if address != INPUT_ADDRESS:
@@ -94,4 +110,10 @@ class OscChannel(OscLink):
             self.sink.vector(self.name, values)
 
     def send(self, values: np.ndarray) -> None:
-        self.emit(OUTPUT_ADDRESS, values.tolist(), self._client)
+        if self._client is not None:
+            self.emit(OUTPUT_ADDRESS, values.tolist(), self._client)
+
+    async def close(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+        await super().close()
