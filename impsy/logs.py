@@ -139,6 +139,7 @@ class LogWriter:
         self._fd: int | None = None
         self._clock = clock
         self._retry_at = 0.0
+        self._lost = 0  # rows not written since logging last stopped
         self._cut_row = False  # a failed write left part of a row in the file
         self._open()
 
@@ -153,25 +154,24 @@ class LogWriter:
         except OSError as error:
             self._stop(error)
             return False
-        if self.failed:
-            log.warning("logging resumed after %d rows were lost (%s)", self.failed, self.path)
         return True
 
     def _stop(self, error: OSError) -> None:
-        reason = "the disk is full" if error.errno == errno.ENOSPC else error.strerror
-        log.error(
-            "logging stopped: %s (%s); the performance goes on unlogged, trying again every %g s",
-            reason,
-            self.path,
-            LOG_RETRY,
-        )
+        if not self._lost:  # said once, when logging stops, not at every retry that fails
+            reason = "the disk is full" if error.errno == errno.ENOSPC else error.strerror
+            log.error(
+                "logging stopped: %s (%s); the performance goes on unlogged, trying again every %g s",
+                reason,
+                self.path,
+                LOG_RETRY,
+            )
         self._retry_at = self._clock() + LOG_RETRY
         self.close()
 
     def write(self, source: str, values: Sequence[float], when: datetime | None = None) -> bool:
         """Write one row; False if it could not be written (the reason is logged)."""
         if self._fd is None and (self._clock() < self._retry_at or not self._open()):
-            self.failed += 1
+            self._fail()
             return False
         data = format_row(when or datetime.now(), source, values).encode()
         try:
@@ -180,11 +180,18 @@ class LogWriter:
                 self._cut_row = written > 0
                 raise OSError(errno.ENOSPC, "short write")
         except OSError as error:
-            self.failed += 1
             self._stop(error)
+            self._fail()
             return False
         self.rows += 1
+        if self._lost:  # said once a row is really on the disk again, not when the file opens
+            log.warning("logging resumed after %d rows were lost (%s)", self._lost, self.path)
+            self._lost = 0
         return True
+
+    def _fail(self) -> None:
+        self.failed += 1
+        self._lost += 1
 
     def close(self) -> None:
         """Flush to the disk and close; rows written so far survive a power cut after this."""
