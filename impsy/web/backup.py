@@ -112,8 +112,8 @@ def restore(
     try:
         with archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
-            _check_members(members, max_unpacked)
-            _check_space(workdir, sum(m.file_size for m in members))
+            _check_members(members)
+            _check_size(workdir, sum(m.file_size for m in members), max_unpacked)
             staging.mkdir(parents=True)
             for member in members:
                 _extract(archive, member, staging / member.filename)
@@ -123,7 +123,12 @@ def restore(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _check_space(workdir: Workdir, unpacked: int) -> None:
+def _check_size(workdir: Workdir, unpacked: int, max_unpacked: int) -> None:
+    if unpacked > max_unpacked:
+        raise RestoreError(
+            f"the archive would unpack to {human_bytes(unpacked)}, more than the "
+            f"{human_bytes(max_unpacked)} allowed"
+        )
     free = workdir.disk_free()
     if free is not None and unpacked > free - DISK_RESERVE:
         raise RestoreError(
@@ -132,7 +137,7 @@ def _check_space(workdir: Workdir, unpacked: int) -> None:
         )
 
 
-def _check_members(members: list[zipfile.ZipInfo], max_unpacked: int) -> None:
+def _check_members(members: list[zipfile.ZipInfo]) -> None:
     if not members:
         raise RestoreError("the archive is empty")
     if len(members) > MAX_MEMBERS:
@@ -153,12 +158,6 @@ def _check_members(members: list[zipfile.ZipInfo], max_unpacked: int) -> None:
             )
         if member.flag_bits & 0x1:
             raise RestoreError(f"{name}: encrypted files are not restored")
-    total = sum(m.file_size for m in members)
-    if total > max_unpacked:
-        raise RestoreError(
-            f"the archive would unpack to {human_bytes(total)}, more than the "
-            f"{human_bytes(max_unpacked)} allowed"
-        )
 
 
 def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path) -> None:

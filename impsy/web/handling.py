@@ -89,9 +89,9 @@ class Handling:
         path = path if path.is_absolute() else self.workdir.root / path
         if path.suffix in (".h5", ".keras"):
             path = path.with_suffix(".tflite")
-        folder = self.workdir.folder("model")
+        folder = self.workdir.listable("model")
         with contextlib.suppress(OSError, ValueError):
-            if path.resolve().parent == folder.resolve():
+            if folder is not None and path.resolve().parent == folder.resolve():
                 return path.name
         return None
 

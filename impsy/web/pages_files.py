@@ -107,7 +107,8 @@ class FilePages(Handling):
         job = self.jobs.get(bottle.request.query.get("job", ""))
         if job is None and (current := self.jobs.current("dataset")) and current.running:
             job = current
-        dimensions = dimensions_in(self.workdir.folder("log")) if self.workdir.folder("log").is_dir() else []
+        logs = self.workdir.listable("log")
+        dimensions = dimensions_in(logs) if logs else []
         return self.render(
             "datasets",
             datasets=self.inventory.datasets(),
@@ -169,7 +170,7 @@ class FilePages(Handling):
                     f"{config.model.dimension}d, and this file is {figures['dimension']}d: upload it "
                     "under another name and make that one active",
                 )
-        target = self.workdir.folder("model") / name
+            target = part.with_name(name)  # where uploaded() keeps it
         self.inventory.remember_model(target, figures)
         message = (
             f"Uploaded models/{name}: dimension {figures['dimension']}, size {figures['size'] or '-'}, "

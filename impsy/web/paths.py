@@ -76,10 +76,11 @@ class Workdir:
     def previous_config(self) -> Path:
         return self._own(PREVIOUS)
 
-    def _own(self, name: str) -> Path:
+    def _own(self, name: str, shown: str | None = None) -> Path:
+        """root/name to read or write; Refused(403) if it is a symlink out of the working folder."""
         path = self.root / name
         if path.is_symlink() and not self.inside(path):
-            raise Refused(403, f"{name} points outside the working folder: refused")
+            raise Refused(403, f"{shown or name} points outside the working folder: refused")
         return path
 
     @property
@@ -87,11 +88,14 @@ class Workdir:
         return self.root / STATE
 
     def folder(self, kind: str) -> Path:
-        """logs/, datasets/ or models/; Refused(403) if it is a symlink out of the working folder."""
+        """logs/, datasets/ or models/, to read or write in (checked as _own)."""
+        return self._own(KINDS[kind][0], KINDS[kind][0] + "/")
+
+    def listable(self, kind: str) -> Path | None:
+        """The folder of a kind if it is there and inside the working folder: what lists show
+        (one symlinked out is left out of them, not refused)."""
         path = self.root / KINDS[kind][0]
-        if path.is_symlink() and not self.inside(path):
-            raise Refused(403, f"{KINDS[kind][0]}/ points outside the working folder: refused")
-        return path
+        return path if path.is_dir() and self.inside(path) else None
 
     def inside(self, path: Path) -> bool:
         """Does this path, with every symlink followed, stay inside the working folder?"""
@@ -113,9 +117,8 @@ class Workdir:
 
     def files(self, kind: str) -> list[Path]:
         """Files of a kind that may be served, sorted by name (escaping symlinks left out)."""
-        folder, pattern, _ = KINDS[kind]
-        base = self.root / folder
-        if not base.is_dir() or not self.inside(base):
+        base, pattern = self.listable(kind), KINDS[kind][1]
+        if base is None:
             return []
         found = []
         for path in base.iterdir():
@@ -194,8 +197,8 @@ def walk_files(workdir: Workdir, kinds: tuple[str, ...] | None = None) -> Iterat
             if path.is_file() and workdir.inside(path):
                 yield name, path
     for kind in kinds or KINDS:
-        base = workdir.root / KINDS[kind][0]  # one pointing out is left out, not refused
-        if not base.is_dir() or not workdir.inside(base):
+        base = workdir.listable(kind)
+        if base is None:
             continue
         for path in sorted(base.iterdir(), key=lambda p: p.name):
             if path.name.startswith(".") or not path.is_file() or not workdir.inside(path):

@@ -205,12 +205,13 @@ class Guard:
         someone guessing on the network cannot lock the owner out."""
         now = now if now is not None else time.monotonic()
         with self._mutex:
-            recent = [t for t in self._failures.get(client, []) if now - t < FAILURE_WINDOW]
-            if recent:
-                self._failures[client] = recent
-            else:
-                self._failures.pop(client, None)
-            return len(recent) >= MAX_FAILURES
+            # Every client's old failures go, so addresses that never come back are forgotten.
+            self._failures = {
+                who: recent
+                for who, times in self._failures.items()
+                if (recent := [t for t in times if now - t < FAILURE_WINDOW])
+            }
+            return len(self._failures.get(client, ())) >= MAX_FAILURES
 
     # -- performance lock --
 

@@ -119,6 +119,13 @@ def point_out(workdir, kind: str, outside: Path) -> None:
     workdir.folder(kind).symlink_to(outside)
 
 
+def test_pages_still_answer_with_a_folder_symlinked_out(client, workdir, tmp_path):
+    point_out(workdir, "model", tmp_path / "models-elsewhere")  # and the config names a model
+    for path in ("/", "/models", "/datasets", "/api/status", "/api/models"):
+        assert client.get(path).status == 200, path
+    assert client.get("/api/models").json()["models"] == []
+
+
 def test_nothing_is_written_through_a_folder_symlinked_out(ui, client, workdir, tmp_path, log_file):
     point_out(workdir, "dataset", tmp_path / "datasets-elsewhere")
     response = client.post("/datasets/build", {"dimension": "4"})
