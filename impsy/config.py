@@ -429,11 +429,16 @@ def _same_device(a: object, b: str) -> bool:
     return isinstance(a, str) and (a == b or os.path.realpath(a) == os.path.realpath(b))
 
 
-def _serialmidi_spec(data: dict) -> dict[str, _Field]:
-    """[serialmidi]'s keys: without its own port it uses [serial]'s, as the original did."""
+def _serial_port(data: dict) -> str | None:
+    """[serial]'s port, if it names one: the port [serialmidi] borrows when it has none."""
     serial = data.get("serial")
     port = serial.get("port") if isinstance(serial, dict) else None
-    default = port if isinstance(port, str) and port.strip() else _REQUIRED
+    return port if isinstance(port, str) and port.strip() else None
+
+
+def _serialmidi_spec(data: dict) -> dict[str, _Field]:
+    """[serialmidi]'s keys: without its own port it uses [serial]'s, as the original did."""
+    default = _serial_port(data) or _REQUIRED
     return {"port": _Field(_text, default, 'port = "/dev/ttyAMA0"'), **_SERIALMIDI}
 
 
@@ -812,9 +817,8 @@ class _Reader:
 
     def cross_check(self, data: dict, sections: dict[str, Any], webui: WebUIConfig) -> None:
         # Read from the raw tables, so this is reported even alongside other serial problems.
-        serial, serialmidi = data.get("serial"), data.get("serialmidi")
-        port = serial.get("port") if isinstance(serial, dict) else None
-        if isinstance(port, str) and isinstance(serialmidi, dict):
+        port, serialmidi = _serial_port(data), data.get("serialmidi")
+        if port is not None and isinstance(serialmidi, dict):
             if "port" not in serialmidi:
                 # The original's only way to use serial MIDI: [serial] is a stub holding the
                 # port. Serial MIDI gets the port; CSV serial stays off so it is opened once.

@@ -218,6 +218,9 @@ def run_checks(vm: VM, report: Report, args: argparse.Namespace) -> None:
     report.check("no failed units", not failed, failed.replace("\n", "; ") or "none")
 
 
+HUNG = "a hung impsy-run is restarted by the watchdog"
+
+
 def check_hung_loop(vm: VM, report: Report) -> None:
     """A loop that stops pinging (SIGSTOP: hung, not dead) is killed and restarted by systemd."""
     show = "systemctl show impsy-run -p MainPID -p NRestarts -p ActiveState"
@@ -227,7 +230,11 @@ def check_hung_loop(vm: VM, report: Report) -> None:
         return dict(line.split("=", 1) for line in out if "=" in line)
 
     before = props()
-    vm.ssh(f"sudo kill -STOP {before.get('MainPID', 0)}")
+    pid = before.get("MainPID", "0")
+    if not pid.isdigit() or pid == "0":  # kill -STOP 0 would stop this very SSH session
+        report.check(HUNG, False, f"impsy-run has no main PID ({pid})")
+        return
+    vm.ssh(f"sudo kill -STOP {pid}")
     stopped = time.monotonic()
     restarted = wait_for(
         lambda: (now := props()).get("NRestarts") not in (None, before.get("NRestarts"))
@@ -246,7 +253,7 @@ def check_hung_loop(vm: VM, report: Report) -> None:
         outcome = "not restarted in 240 s"
     journal = "journal: watchdog timeout" if timed_out else "no watchdog line in the journal"
     report.check(
-        "a hung impsy-run is restarted by the watchdog",
+        HUNG,
         bool(restarted) and timed_out,
         f"SIGSTOP pid {before.get('MainPID')}: {outcome}; {journal}",
     )

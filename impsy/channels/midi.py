@@ -262,6 +262,12 @@ class MidiChannel(Channel):
             log.warning(message, *args)
 
     def _open_input(self, entry: _Input, names: list[str]) -> None:
+        opened = self._open("input", entry.pattern, names, lambda name: self._listen(entry, name))
+        if opened is not None:
+            entry.port, entry.identity = opened
+
+    def _listen(self, entry: _Input, name: str) -> Any:
+        """Open input port `name` with a callback that hands its messages to the loop."""
         entry.generation += 1
         generation, loop = entry.generation, self._loop
         # Clock and the like mean nothing to a mapping; with no thru route to carry them, they
@@ -274,11 +280,7 @@ class MidiChannel(Channel):
             with contextlib.suppress(RuntimeError):  # the loop has closed: IMPSY is stopping
                 loop.call_soon_threadsafe(self._receive, entry, generation, message)
 
-        opened = self._open(
-            "input", entry.pattern, names, lambda name: self.backend.open_input(name, callback=callback)
-        )
-        if opened is not None:
-            entry.port, entry.identity = opened
+        return self.backend.open_input(name, callback=callback)
 
     def _open_output(self, output: _Output, names: list[str]) -> None:
         opened = self._open("output", output.pattern, names, self.backend.open_output)

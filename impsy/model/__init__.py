@@ -52,16 +52,14 @@ def resolve_model_file(file: str | Path | None) -> Path | None:
         if tflite.is_file():
             log.info("%s: running %s, its LiteRT twin", path, tflite.name)
             return resolve_model_file(tflite)
-        if not path.is_file():  # as for a missing .tflite: nothing to convert either
-            log.warning("model file %s not found: using a random dummy model", path)
-            return None
-        raise ModelError(
-            f"{path}: the runtime runs .tflite models, and there is no {tflite.name} beside it. "
-            f"Convert it on a laptop with `impsy-train export {path}`"
-        )
     if not path.is_file():
         log.warning("model file %s not found: using a random dummy model", path)
         return None
+    if path.suffix in KERAS_SUFFIXES:
+        raise ModelError(
+            f"{path}: the runtime runs .tflite models, and there is no {path.with_suffix('.tflite').name} "
+            f"beside it. Convert it on a laptop with `impsy-train export {path}`"
+        )
     if path.stat().st_size == 0:
         log.warning("model file %s is empty: using a random dummy model", path)
         return None
