@@ -73,6 +73,7 @@ class OscChannel(OscLink):
         self.config, self.width = config, dimension - 1
         self._client: tuple[str, int] | None = None  # resolved: no name lookup at each send
         self._retry: asyncio.TimerHandle | None = None
+        self._lookup: asyncio.Task | None = None  # held: the loop keeps only weak references
 
     async def start(self) -> None:
         await super().start()
@@ -93,7 +94,7 @@ class OscChannel(OscLink):
                     self.config.client_ip,
                     error,
                 )
-            self._retry = loop.call_later(RESOLVE_RETRY, lambda: loop.create_task(self._resolve()))
+            self._retry = loop.call_later(RESOLVE_RETRY, self._look_again)
             return
         self._client = infos[0][4]
         if self._retry is not None:
@@ -109,11 +110,15 @@ class OscChannel(OscLink):
         else:
             self.sink.vector(self.name, values)
 
+    def _look_again(self) -> None:
+        self._lookup = asyncio.get_running_loop().create_task(self._resolve())
+
     def send(self, values: np.ndarray) -> None:
         if self._client is not None:
             self.emit(OUTPUT_ADDRESS, values.tolist(), self._client)
 
     async def close(self) -> None:
-        if self._retry is not None:
-            self._retry.cancel()
+        for pending in (self._retry, self._lookup):  # no lookup may outlive the channel
+            if pending is not None:
+                pending.cancel()
         await super().close()
