@@ -819,23 +819,24 @@ class _Reader:
         # Read from the raw tables, so this is reported even alongside other serial problems.
         port, serialmidi = _serial_port(data), data.get("serialmidi")
         if port is not None and isinstance(serialmidi, dict):
+            # The original's serial MIDI always used [serial]'s port, and its example configs
+            # name it in both tables. A port serves one channel: serial MIDI gets it and CSV
+            # serial stays off, so it is opened once.
             if "port" not in serialmidi:
-                # The original's only way to use serial MIDI: [serial] is a stub holding the
-                # port. Serial MIDI gets the port; CSV serial stays off so it is opened once.
-                sections["serial"] = None
                 self.warn(
                     "serial",
-                    f"[serialmidi] has no port of its own, so it uses [serial]'s ({port!r}) and "
-                    "the CSV serial channel stays off; to say so directly, move "
-                    f"`port = {_quote(port)}` into [serialmidi] and remove [serial]",
+                    f"[serialmidi] has no port of its own, so it uses [serial]'s ({port!r}) and the CSV "
+                    f"serial channel stays off; to say so directly, move `port = {_quote(port)}` into "
+                    "[serialmidi] and remove [serial]",
                 )
+                sections["serial"] = None
             elif _same_device(serialmidi["port"], port):
-                self.error(
-                    "serialmidi.port",
-                    f"expected a port other than [serial]'s; found {_describe(serialmidi['port'])}, "
-                    f"which is the device [serial] opens ({port!r}), and a port can serve only one "
-                    "of them",
+                self.warn(
+                    "serial",
+                    f"[serial] and [serialmidi] both name {port!r}, and a port serves one channel: serial "
+                    "MIDI gets it and the CSV serial channel stays off; to say so directly, remove [serial]",
                 )
+                sections["serial"] = None
         # These three UDP ports are all bound on this machine, so no two may be the same.
         udp = {"webui.monitor_port": webui.monitor_port, "webui.command_port": webui.command_port}
         if sections["osc"]:

@@ -196,25 +196,31 @@ def test_old_stub_serial_for_serialmidi_loads_and_opens_the_port_once() -> None:
     ]
 
 
-def test_serial_and_serialmidi_naming_one_port_is_an_error(tmp_path: Path) -> None:
+def test_serial_and_serialmidi_naming_one_port_give_it_to_serial_midi(tmp_path: Path) -> None:
+    # The original's example config names /dev/ttyAMA0 in both tables: it loads, and the port
+    # is opened once, by serial MIDI (the original's serial MIDI always used [serial]'s port).
     mappings = 'input = [["note_on", 1], ["note_on", 2]]\noutput = [["note_on", 1], ["note_on", 2]]\n'
     serial = '[serial]\nport = "/dev/ttyS0"\nbaudrate = 9600\n'
-    assert one_error(BASE + serial + '[serialmidi]\nport = "/dev/ttyS0"\n' + mappings) == (
-        "config.toml: serialmidi.port: expected a port other than [serial]'s; found '/dev/ttyS0', "
-        "which is the device [serial] opens ('/dev/ttyS0'), and a port can serve only one of them"
-    )
+    text = BASE + serial + '[serialmidi]\nport = "/dev/ttyS0"\n' + mappings
+    config, problems = parse_config(text, "c.toml")
+    assert config is not None, format_problems(problems)
+    assert (config.serial, config.serialmidi.port) == (None, "/dev/ttyS0")
+    assert [str(p) for p in problems] == [
+        "c.toml: serial: [serial] and [serialmidi] both name '/dev/ttyS0', and a port serves one "
+        "channel: serial MIDI gets it and the CSV serial channel stays off; to say so directly, "
+        "remove [serial]"
+    ]
     # A link to the same device (a Pi's /dev/serial0 -> ttyAMA0) is the same port.
     device, link = tmp_path / "ttyAMA0", tmp_path / "serial0"
     device.touch()
     link.symlink_to(device)
     text = BASE + serial.replace("/dev/ttyS0", str(device)) + f'[serialmidi]\nport = "{link}"\n' + mappings
-    assert one_error(text).startswith("config.toml: serialmidi.port: expected a port other than")
-    # Both problems are reported, with the others of the same sections.
-    text = (
-        BASE + serial + '[serialmidi]\nport = "/dev/ttyS0"\ninput = [["note_on", 1]]\n'
-        'output = [["note_on", 1], ["note_on", 2]]\n'
-    )
-    assert [p.split(": ")[1] for p in errors(text)] == ["serialmidi.input", "serialmidi.port"]
+    config, problems = parse_config(text, "c.toml")
+    assert (config.serial, config.serialmidi.port) == (None, str(link))
+    # Two different ports: both channels run.
+    text = BASE + serial + '[serialmidi]\nport = "/dev/ttyS1"\n' + mappings
+    config, problems = parse_config(text, "c.toml")
+    assert (config.serial.port, config.serialmidi.port, problems) == ("/dev/ttyS0", "/dev/ttyS1", [])
 
 
 def test_serialmidi_without_any_port() -> None:
