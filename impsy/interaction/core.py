@@ -29,6 +29,9 @@ MODES = ("callresponse", "polyphony", "battle", "useronly")
 MAX_LATENESS = 0.05
 # Polyphony replies waiting to be played; beyond this the oldest are dropped (input floods).
 MAX_PENDING = 1000
+# The model following its own output plays at most this often, however small the timescale:
+# a MIDI cable carries about 1,000 messages a second, and each on_timer call stays short.
+MIN_INTERVAL = 0.001
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class Settings:
 class _Pending:
     due: float
     event: np.ndarray = field(compare=False)  # [dt, x1..xn] as sampled
+    after: float = field(compare=False, default=0.0)  # due = max(earliest, after + dt x timescale)
+    earliest: float = field(compare=False, default=-np.inf)
 
 
 class Core:
@@ -142,9 +147,8 @@ class Core:
         if self._takeover_at is not None and now >= self._takeover_at:
             self._takeover_at = None
             self.playing = True
-            first = self._sample()
             # Its forecast may already be overdue after the silence: then play it now.
-            self._schedule(first, max(now, self._last_event + self._delay(first)), since=0.0)
+            self._schedule(self._sample(), self._last_event, earliest=now)
         while self._pending and self._pending[0].due <= now:
             pending = self._pending.pop(0)
             controls = pending.event[1:]
@@ -155,7 +159,7 @@ class Core:
                 self._params = self.model.step(pending.event)
                 self._last_event = pending.due
                 due = pending.due if now - pending.due <= MAX_LATENESS else now
-                self._schedule(self._sample(), due)
+                self._schedule(self._sample(), due, earliest=due + MIN_INTERVAL)
         return actions
 
     # -- commands ---------------------------------------------------------------------------
@@ -175,6 +179,14 @@ class Core:
         self.settings.paused = paused
         self._start_mode(now)
         return actions
+
+    def set_timescale(self, now: float, timescale: float) -> list[Action]:
+        """Play faster or slower: what is waiting to be played is re-timed at once."""
+        self.settings.timescale = timescale
+        for pending in self._pending:
+            pending.due = self._due(pending)
+        self._pending.sort()
+        return []
 
     def reset(self, now: float) -> list[Action]:
         """Forget the performance so far (the LSTM state); the mode carries on."""
@@ -216,12 +228,13 @@ class Core:
         s = self.settings
         return self.model.sample(self._params, s.pitemp, s.sigmatemp)
 
-    def _delay(self, event: np.ndarray) -> float:
-        return float(event[0]) * self.settings.timescale
+    def _due(self, pending: _Pending) -> float:
+        return max(pending.earliest, pending.after + float(pending.event[0]) * self.settings.timescale)
 
-    def _schedule(self, event: np.ndarray, after: float, since: float | None = None) -> None:
-        """Queue an event to play its dt (x timescale) after `after`, or at `after` if since=0."""
-        due = after + (self._delay(event) if since is None else since)
-        bisect.insort(self._pending, _Pending(due, event))
+    def _schedule(self, event: np.ndarray, after: float, earliest: float = -np.inf) -> None:
+        """Queue an event to play its dt (x timescale) after `after`, and not before `earliest`."""
+        pending = _Pending(0.0, event, after, earliest)
+        pending.due = self._due(pending)
+        bisect.insort(self._pending, pending)
         if len(self._pending) > MAX_PENDING:
             del self._pending[0]

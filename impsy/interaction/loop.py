@@ -131,7 +131,9 @@ class Performance:
             self._perform(core.set_paused(now, bool(value)))
         elif name == "reset":
             self._perform(core.reset(now))
-        else:  # sigmatemp, pitemp, timescale: apply from the next sample on
+        elif name == "timescale":
+            self._perform(core.set_timescale(now, float(value)))
+        else:  # sigmatemp, pitemp: apply from the next sample on
             setattr(self.settings, name, value)
         self._rearm()
         self.report()

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 
 from impsy.dataset import DEFAULT_MAX_GAP
-from impsy.interaction.core import MAX_LATENESS, Core, Log, Play, Settings, Silence
+from impsy.interaction.core import MAX_LATENESS, MIN_INTERVAL, Core, Log, Play, Settings, Silence
 from impsy.model.base import ModelInfo
 
 
 class ScriptedModel:
     """Every sample is dt = `dt` s and controls all equal to a counter, so events are traceable."""
 
-    def __init__(self, dt: float = 0.1, dimension: int = 3) -> None:
-        self.dimension, self.dt = dimension, dt
+    def __init__(self, dt: float = 0.1, dimension: int = 3, limit: int = 100_000) -> None:
+        self.dimension, self.dt, self.limit = dimension, dt, limit
         self.info = ModelInfo("scripted", dimension, 0, 0, 5, "dummy")
         self.fed: list[np.ndarray] = []
         self.resets = 0
@@ -24,6 +24,8 @@ class ScriptedModel:
 
     def sample(self, params, pitemp=1.0, sigmatemp=0.01):
         self._count += 1
+        if self._count > self.limit:  # a runaway core fails the test instead of hanging it
+            raise RuntimeError(f"more than {self.limit} samples")
         return np.array([self.dt, *([self._count / 1000] * (self.dimension - 1))])
 
     def reset(self):
@@ -201,9 +203,36 @@ def test_reset_clears_the_model_state():
 def test_timescale_stretches_the_model_timing():
     core = Core(ScriptedModel(dt=0.1), Settings(mode="battle", timescale=2.0), now=0.0)
     assert core.next_deadline() == pytest.approx(0.2)
-    core.settings.timescale = 0.5
     core.on_timer(0.2)
-    assert core.next_deadline() == pytest.approx(0.25)
+    assert core.next_deadline() == pytest.approx(0.4)
+
+
+def test_a_new_timescale_re_times_the_waiting_event_at_once():
+    core = Core(ScriptedModel(dt=0.1), Settings(mode="battle", timescale=100.0), now=0.0)
+    assert core.next_deadline() == pytest.approx(10.0)
+    core.set_timescale(0.03, 0.5)  # no waiting out the slow event first
+    assert core.next_deadline() == pytest.approx(0.05)
+    assert len(plays(core.on_timer(0.05))) == 1
+    assert core.next_deadline() == pytest.approx(0.1)
+    core.set_timescale(0.06, 3.0)  # slower: the next event moves later, from the last one
+    assert core.next_deadline() == pytest.approx(0.35)
+    # callresponse's first answer keeps its rule: not before the takeover.
+    core = Core(ScriptedModel(dt=0.1), Settings(mode="callresponse", threshold=0.5), now=0.0)
+    core.on_input(0.0, np.array([0.2, 0.3]))
+    core.on_timer(0.5)
+    core.set_timescale(0.5, 0.1)
+    assert core.next_deadline() == pytest.approx(0.51)
+
+
+@pytest.mark.parametrize("timescale", [1e-30, 1e-6])
+def test_a_tiny_timescale_plays_at_most_every_min_interval(timescale):
+    # dt x timescale rounds to nothing next to a monotonic clock's value: the core must still
+    # move on (it looped forever, holding the whole loop, before MIN_INTERVAL).
+    start = 1e6
+    core = Core(ScriptedModel(dt=0.001, limit=1000), Settings(mode="battle", timescale=timescale), now=start)
+    assert len(plays(core.on_timer(start + 0.04))) <= 0.04 / MIN_INTERVAL + 1
+    played = plays(run_until(core, start + 0.04, start + 0.14))
+    assert 99 <= len(played) <= 101
 
 
 def test_a_stalled_loop_does_not_burst_to_catch_up():
