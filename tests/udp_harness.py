@@ -116,5 +116,10 @@ command_port = {self.command_port}
 
     def stop(self) -> str:
         self.process.terminate()
-        out, _ = self.process.communicate(timeout=WAIT)
+        try:
+            out, _ = self.process.communicate(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # a hung run fails its test, and is not left behind
+            self.process.communicate()
+            raise
         return out

@@ -9,7 +9,9 @@ import socket
 from collections.abc import Callable, Sequence
 
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket, ParseError
+from pythonosc.osc_packet import OscPacket
+
+from impsy.channels.oscframe import framing_problem
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,12 @@ class OscEndpoint(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
+        if problem := framing_problem(data):
+            self.on_garbage(f"not an OSC packet ({problem})")
+            return
         try:
             messages = OscPacket(data).messages
-        except (ParseError, ValueError, IndexError, TypeError) as error:
+        except Exception as error:  # anything python-osc raises on a stranger's bytes
             self.on_garbage(f"not an OSC packet ({error or type(error).__name__})")
             return
         for timed in messages:

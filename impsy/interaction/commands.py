@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Callable, Sequence
 
 from impsy.interaction.core import MODES
@@ -53,4 +54,5 @@ def parse_command(address: str, args: Sequence[object]) -> tuple[str, object]:
     try:
         return name, CHECKS[name](args)
     except ValueError as error:
-        raise ValueError(f"{address} {error}, got {list(args)!r}") from None
+        # reprlib: a stranger's 1,000-character argument is shown cut short, not whole.
+        raise ValueError(f"{address} {error}, got {reprlib.repr(list(args))}") from None

@@ -1,5 +1,6 @@
 """`impsy run` as a real process, talked to over real UDP sockets on loopback."""
 
+import struct
 import time
 
 import pytest
@@ -60,14 +61,19 @@ def test_malformed_messages_are_dropped_and_counted(impsy):
     run.send("/impsy/mode", "karaoke")
     run.send("/nowhere", 1)
     run.sender.sendto(b"\x00garbage", ("127.0.0.1", run.osc_port))
+    # Packets that hang or flood python-osc itself (tests/channels/test_oscframe.py has more).
+    bundle = b"#bundle\0" + b"\0" * 7 + b"\1"
+    run.sender.sendto(bundle + struct.pack(">i", -4), ("127.0.0.1", run.osc_port))
+    run.sender.sendto(b"/interface\0\0" + b"," + b"x" * 15_999 + b"\0" * 4, ("127.0.0.1", run.osc_port))
     run.send("/interface", *[0.25] * 8)  # and a good one still gets through
     assert run.client.next("/impsy")
     deadline = time.monotonic() + WAIT
-    while run.state().get("dropped", {}).get("osc") != 7:
+    while run.state().get("dropped", {}).get("osc") != 9:
         assert time.monotonic() < deadline, run.state()
     out = run.stop()
     assert "/interface: expected 8 values, got 3" in out  # the first is warned about
-    assert "7 malformed messages dropped" in out
+    assert "9 malformed messages dropped" in out
+    assert len(out.splitlines()) < 30  # one rate-limited warning, not one per bad item
 
 
 def test_flood_every_accepted_message_is_logged_and_it_still_answers(impsy):
