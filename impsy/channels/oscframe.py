@@ -10,11 +10,24 @@ from __future__ import annotations
 
 import struct
 
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_packet import OscPacket
+
 BUNDLE = b"#bundle\0"
 MAX_DEPTH = 8  # bundles inside bundles; OSC senders nest one or two
 # The type tags python-osc reads: their sizes in bytes, and those that carry no data.
 FIXED_SIZES = {"i": 4, "f": 4, "r": 4, "m": 4, "d": 8, "h": 8, "t": 8}
 NO_DATA = frozenset("TFN[]")
+
+
+def read_packet(data: bytes) -> list[OscMessage]:
+    """The messages of one OSC datagram; ValueError saying why it is not one."""
+    if problem := framing_problem(data):
+        raise ValueError(problem)
+    try:
+        return [timed.message for timed in OscPacket(data).messages]
+    except Exception as error:  # anything python-osc raises on a stranger's bytes
+        raise ValueError(str(error) or type(error).__name__) from None
 
 
 def framing_problem(data: bytes) -> str | None:

@@ -9,9 +9,8 @@ import socket
 from collections.abc import Callable, Sequence
 
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket
 
-from impsy.channels.oscframe import framing_problem
+from impsy.channels.oscframe import read_packet
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +59,17 @@ class OscEndpoint(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
-        if problem := framing_problem(data):
-            self.on_garbage(f"not an OSC packet ({problem})")
-            return
         try:
-            messages = OscPacket(data).messages
-        except Exception as error:  # anything python-osc raises on a stranger's bytes
-            self.on_garbage(f"not an OSC packet ({error or type(error).__name__})")
+            messages = read_packet(data)
+        except ValueError as error:
+            self.on_garbage(f"not an OSC packet ({error})")
             return
-        for timed in messages:
+        for message in messages:
             try:
-                self.on_message(timed.message.address, list(timed.message.params))
+                self.on_message(message.address, list(message.params))
             except Exception:
                 # asyncio closes a transport whose callback raises: keep listening instead.
-                log.exception("error handling OSC %s", timed.message.address)
+                log.exception("error handling OSC %s", message.address)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP "port unreachable" from a client that is not listening yet: harmless for UDP.

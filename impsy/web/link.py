@@ -17,8 +17,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from pythonosc.osc_packet import OscPacket, ParseError
-
+from impsy.channels.oscframe import read_packet
 from impsy.channels.udp import osc_message
 
 log = logging.getLogger(__name__)
@@ -116,8 +115,8 @@ class Link:
     def receive(self, data: bytes) -> None:
         """Take one datagram (public so that tests can feed it without a socket)."""
         try:
-            messages = [m.message for m in OscPacket(data).messages]
-        except (ParseError, ValueError, IndexError, TypeError):
+            messages = read_packet(data)
+        except ValueError:
             return
         now = self._clock()
         with self._cond:
