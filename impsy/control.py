@@ -26,7 +26,7 @@ class ControlChannel(OscLink):
     name = "control"
 
     def __init__(self, config: WebUIConfig, sink: Sink) -> None:
-        super().__init__(sink, (LOCALHOST, config.command_port), LOCALHOST)
+        super().__init__(sink, (LOCALHOST, config.command_port), "webui.command_port", LOCALHOST)
         self.config = config
         self._monitor = (LOCALHOST, config.monitor_port)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 
 import numpy as np
 
-from impsy.channels.base import Channel, Sink, check_vector
+from impsy.channels.base import Channel, ChannelError, Sink, check_vector
 from impsy.channels.udp import OscEndpoint, open_sender, osc_message
 from impsy.config import OscConfig
 from impsy.interaction.commands import PREFIX, parse_command
@@ -34,18 +35,27 @@ def dispatch_commands(sink: Sink, source: str, address: str, args: list) -> bool
 
 
 class OscLink(Channel):
-    """Listens for OSC on one UDP port and sends OSC from an ephemeral one."""
+    """Listens for OSC on one UDP port (set by config key `key`) and sends from an ephemeral one."""
 
-    def __init__(self, sink: Sink, listen: tuple[str, int], send_from: str) -> None:
+    def __init__(self, sink: Sink, listen: tuple[str, int], key: str, send_from: str) -> None:
         self.sink = sink
-        self._listen, self._send_from = listen, send_from
+        self._listen, self._key, self._send_from = listen, key, send_from
         self._server: OscEndpoint | None = None
         self._sender: OscEndpoint | None = None
 
     async def start(self) -> None:
-        self._server = await OscEndpoint.open(
-            *self._listen, self.receive, lambda reason: self.sink.dropped(self.name, reason)
-        )
+        host, port = self._listen
+        try:
+            self._server = await OscEndpoint.open(
+                host, port, self.receive, lambda reason: self.sink.dropped(self.name, reason)
+            )
+        except OSError as error:
+            hint = ""
+            if error.errno == errno.EADDRINUSE:  # most often: IMPSY is already running (its service)
+                hint = "; another program has it: is IMPSY already running (systemctl status impsy-run)?"
+            raise ChannelError(
+                f"{self.name}: cannot listen on {host}:{port} ({self._key}): {error.strerror or error}{hint}"
+            ) from error
         self._sender = await open_sender(self._send_from)
 
     def receive(self, address: str, args: list) -> None:
@@ -69,7 +79,7 @@ class OscChannel(OscLink):
     name = "osc"
 
     def __init__(self, config: OscConfig, sink: Sink, dimension: int) -> None:
-        super().__init__(sink, (config.server_ip, config.server_port), "0.0.0.0")
+        super().__init__(sink, (config.server_ip, config.server_port), "osc.server_port", "0.0.0.0")
         self.config, self.width = config, dimension - 1
         self._client: tuple[str, int] | None = None  # resolved: no name lookup at each send
         self._retry: asyncio.TimerHandle | None = None

@@ -1,6 +1,8 @@
 """`impsy run` as a real process, talked to over real UDP sockets on loopback."""
 
+import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -112,3 +114,23 @@ def test_logs_written_here_load_in_the_dataset_builder(impsy):
     dataset, report = build_dataset(run.logs, 9)
     assert len(dataset.events) == 60 and report.skipped == 0
     assert dataset.events[-1, 1:] == pytest.approx([59 / 60] * 8)
+
+
+@pytest.mark.parametrize(
+    ("port", "key"), [("osc_port", "osc.server_port"), ("command_port", "webui.command_port")]
+)
+def test_a_port_in_use_names_the_address_and_its_key(impsy, port, key):
+    # What a user meets running `impsy run` over SSH while the impsy-run service plays.
+    run = impsy(wait=False)
+    run.stop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", getattr(run, port)))
+        again = subprocess.run(
+            run.process.args, cwd=run.logs.parent, capture_output=True, text=True, timeout=60
+        )
+    assert again.returncode != 0
+    assert again.stderr.strip().splitlines()[-1] == (
+        f"impsy: error: {'osc' if key.startswith('osc') else 'control'}: cannot listen on "
+        f"127.0.0.1:{getattr(run, port)} ({key}): Address already in use; another program has it: "
+        "is IMPSY already running (systemctl status impsy-run)?"
+    )
