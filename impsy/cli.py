@@ -159,10 +159,9 @@ def run_check_config(args: argparse.Namespace) -> int:
     errors = [p for p in problems if p.severity == "error"]
     if problems:
         print(format_problems(problems))
-    print(
-        f"{args.file}: {'not valid' if errors else 'OK'}"
-        f"{f' ({len(problems) - len(errors)} warnings)' if len(problems) > len(errors) else ''}"
-    )
+    warnings = len(problems) - len(errors)
+    counted = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+    print(f"{args.file}: {'not valid' if errors else 'OK'}{counted}")
     return 1 if errors else 0
 
 
@@ -287,8 +286,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG, help="default: config.toml")
 
 
+# The original's commands that are found elsewhere now: say where, not just "invalid choice".
+MOVED = {
+    "train": "training needs TensorFlow, so it is a package of its own for a laptop: "
+    "`pip install ./train`, then `impsy-train train --dimension N --modelsize s`",
+    "test-mdrnn": "it is `impsy check` now (loads the config and the model, times some predictions)",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in MOVED:
+        parser.error(f"{argv[0]}: {MOVED[argv[0]]}")
     args = parser.parse_args(argv)
     return run_command(parser.prog, args.handler, args)
 

@@ -16,7 +16,8 @@ def impsy(*args, cwd=None):
 
 def config(tmp_path, model: str = "", dimension: int = 9, size: str = "s", extra: str = ""):
     path = tmp_path / "config.toml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         [interaction]
         mode = "callresponse"
         threshold = 0.1
@@ -27,7 +28,9 @@ def config(tmp_path, model: str = "", dimension: int = 9, size: str = "s", extra
         sigmatemp = 0.01
         pitemp = 1
         timescale = 1
-        """) + extra)
+        """)
+        + extra
+    )
     return path
 
 
@@ -56,8 +59,17 @@ def test_check_config_reports_problems_and_exit_status(tmp_path):
         f"{good}: interaction.mode: expected one of callresponse, polyphony, battle, useronly; "
         "found 'callresponce'",
         f"warning: {good}: model.colour: unknown key, ignored",
-        f"{good}: not valid (1 warnings)",
+        f"{good}: not valid (1 warning)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "where"), [("train", "`impsy-train train"), ("test-mdrnn", "`impsy check`")]
+)
+def test_the_original_commands_found_elsewhere_say_where(command, where):
+    run = impsy(command, "--dimension", "9")
+    assert run.returncode == 2 and run.stderr.splitlines()[-1].startswith(f"impsy: error: {command}: ")
+    assert where in run.stderr
 
 
 def test_missing_config_is_one_friendly_line(tmp_path):
