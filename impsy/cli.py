@@ -113,6 +113,8 @@ def run_run(args: argparse.Namespace) -> int:
 
     from impsy.interaction.loop import Performance
 
+    if args.logs.exists() and not args.logs.is_dir():
+        raise NotADirectoryError(f"--logs {args.logs}: not a folder; logs go into a folder (default: logs)")
     config, model = prepare(args)
     performance = Performance(config, model, log_dir=args.logs)
 

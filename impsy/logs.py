@@ -158,7 +158,12 @@ class LogWriter:
 
     def _stop(self, error: OSError) -> None:
         if not self._lost:  # said once, when logging stops, not at every retry that fails
-            reason = "the disk is full" if error.errno == errno.ENOSPC else error.strerror
+            if error.errno == errno.ENOSPC:
+                reason = "the disk is full"
+            elif error.errno in (errno.EEXIST, errno.ENOTDIR):  # from mkdir: a file is in the way
+                reason = f"{self.path.parent} is not a folder"
+            else:
+                reason = error.strerror
             log.error(
                 "logging stopped: %s (%s); the performance goes on unlogged, trying again every %g s",
                 reason,

@@ -72,6 +72,16 @@ def test_the_original_commands_found_elsewhere_say_where(command, where):
     assert where in run.stderr
 
 
+def test_logs_pointing_at_a_file_is_refused_before_playing(tmp_path):
+    (tmp_path / "quick.toml").write_text("")
+    run = impsy("run", "-c", str(config(tmp_path)), "--logs", "quick.toml", cwd=tmp_path)
+    assert run.returncode == 1
+    assert (
+        run.stderr.splitlines()[-1]
+        == "impsy: error: --logs quick.toml: not a folder; logs go into a folder (default: logs)"
+    )
+
+
 def test_missing_config_is_one_friendly_line(tmp_path):
     run = impsy("run", cwd=tmp_path)
     assert run.returncode == 1

@@ -292,5 +292,5 @@ class Performance:
             self.counts["in"],
             self.counts["rnn"],
             f"; {dropped} malformed messages dropped ({dict(self.drops.counts)})" if dropped else "",
-            f"; logged to {self._writer.path}" if self._writer else "",
+            f"; logged to {self._writer.path}" if self._writer and self._writer.rows else "",
         )
