@@ -42,6 +42,8 @@ _library_log.setLevel(logging.WARNING)
 
 MAX_MESSAGE = 4096  # bytes; our messages are a few dozen: a longer one is dropped and counted
 MAX_FRAME = 1 << 16  # bytes; a client sending more is cut off (1009) before it costs memory
+# Close codes the library sends when it refuses what a client sent.
+REFUSED = {1002: "a broken frame", 1007: "text that is not UTF-8", 1009: f"a message over {MAX_FRAME} bytes"}
 _WORDS = {NOTE_ON: "noteon", NOTE_OFF: "noteoff", CONTROL_CHANGE: "cc", PITCH_BEND: "pitchbend"}
 # word -> (event kind, names and upper limits of the numbers after it)
 _SHAPES = {
@@ -125,8 +127,11 @@ class WebSocketChannel(Channel):
         try:
             async for message in connection:
                 self._receive(message)
-        except ConnectionClosed:
-            pass  # includes a message over MAX_FRAME: the library closes with 1009
+        except ConnectionClosed as closed:
+            # The library hangs up on a message it refuses: that message is dropped, and counted.
+            refused = REFUSED.get(closed.sent.code) if closed.sent else None
+            if refused:
+                self.sink.dropped(self.name, f"client {_who(connection)} cut off for {refused}")
         finally:
             self.clients.discard(connection)
             log.info("websocket: client %s left", _who(connection))

@@ -105,6 +105,30 @@ def test_bad_messages_are_dropped_and_counted_and_good_ones_still_arrive():
     assert "binary message ignored" in sink.drops[-1]
 
 
+def test_a_client_cut_off_for_what_it_sent_is_counted():
+    channel, sink = make()
+
+    async def go():
+        await channel.start()
+        async with connect(f"ws://127.0.0.1:{channel.port}", max_size=None) as client:
+            await client.send("x" * 70_000)  # over MAX_FRAME: the library closes with 1009
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(client.recv(), GUARD)
+        async with connect(f"ws://127.0.0.1:{channel.port}") as client:
+            await client.send(b"\xff\xfe", text=True)  # a text frame that is not UTF-8: 1007
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(client.recv(), GUARD)
+        await until(lambda: len(sink.drops) == 2, "both counted")
+        await channel.close()
+
+    run(go())
+    assert [drop.split(" cut off for ")[1] for drop in sink.drops] == [
+        "a message over 65536 bytes",
+        "text that is not UTF-8",
+    ]
+    assert sink.drops[0].startswith("client 127.0.0.1:")
+
+
 def test_output_goes_to_every_client_through_the_output_mapping():
     channel, _ = make()
 
