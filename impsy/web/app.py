@@ -94,6 +94,8 @@ class WebUI(LoginPages, LivePages, ConfigPages, FilePages, JobPages, BackupPages
         route("/logout", "POST", self.logout, lock_ok=True)
         route("/", "GET", self.dashboard)
         route("/monitor", "GET", self.monitor_page)
+        # The original web UI's name for it, in users' bookmarks and workshop notes.
+        route("/realtime", "GET", lambda: bottle.redirect("/monitor", 301))
         route("/monitor/stream", "GET", self.monitor_stream)
         route("/commands", "GET", self.commands_page)
         route("/commands/<name>", "POST", self.command, lock_ok=True)

@@ -70,6 +70,12 @@ def test_static_files_cannot_reach_outside_their_folder(client):
         assert "Access denied." in response.text
 
 
+def test_the_original_realtime_page_leads_to_the_monitor(client):
+    response = client.get("/realtime")
+    assert response.status == 301
+    assert dict(response.headers)["Location"].endswith("/monitor")
+
+
 def test_unknown_page_is_a_friendly_404(client):
     response = client.get("/nowhere")
     assert response.status == 404
