@@ -58,7 +58,9 @@ def resolve_model_file(file: str | Path | None) -> Path | None:
     if path.suffix in KERAS_SUFFIXES:
         raise ModelError(
             f"{path}: the runtime runs .tflite models, and there is no {path.with_suffix('.tflite').name} "
-            f"beside it. Convert it on a laptop with `impsy-train export {path}`"
+            f"beside it. Convert it on a laptop with `impsy-train export {path}` if impsy-train made it; "
+            "one the original IMPSY trained cannot be converted, so train a new one from the same logs "
+            "with `impsy-train train`"
         )
     if path.stat().st_size == 0:
         log.warning("model file %s is empty: using a random dummy model", path)

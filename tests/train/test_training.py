@@ -150,6 +150,19 @@ def test_cli_refuses_an_original_pickled_dataset_unless_allowed(tmp_path, capsys
     assert "stored with pickle" in capsys.readouterr().err
 
 
+def test_export_of_an_original_weights_only_h5_says_to_retrain(tmp_path, capsys):
+    import h5py
+
+    old = tmp_path / "musicMDRNN-dim4-layers2-units64-mixtures5-scale10.h5"
+    with h5py.File(old, "w") as f:  # what the original's save_weights left: weights, no model
+        f.attrs["layer_names"] = [b"lstm0"]
+        f.create_group("lstm0").create_dataset("kernel:0", data=np.zeros((4, 256)))
+    assert cli.main(["export", str(old)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"impsy-train: error: {old}: not an MDRNN impsy-train can read (")
+    assert "train a new one from the same logs with `impsy-train train`" in err
+
+
 def test_training_too_little_data_is_a_clear_error():
     tiny = Dataset(3, np.zeros((20, 3)), np.array([0, 10]), ["a", "b"])
     with pytest.raises(ValueError, match="no performance has the 51 events a training window needs"):

@@ -81,9 +81,16 @@ def run_export(args: argparse.Namespace) -> int:
     import keras
 
     import impsy_train.network  # noqa: F401  registers the mixture head for loading
-    from impsy_train.export import export_tflite
+    from impsy_train.export import ExportError, export_tflite
 
-    model = keras.saving.load_model(args.model, compile=False)
+    try:
+        model = keras.saving.load_model(args.model, compile=False)
+    except (ValueError, TypeError, OSError) as error:
+        # The original IMPSY's .h5 holds weights only, and its .keras needs its MDN layer class.
+        raise ExportError(
+            f"{args.model}: not an MDRNN impsy-train can read ({error}). A model the original "
+            "IMPSY trained cannot be converted: train a new one from the same logs with `impsy-train train`"
+        ) from None
     path, difference = export_tflite(model, args.out or Path(args.model).with_suffix(".tflite"))
     print(f"{path}: Keras and LiteRT agree within {difference:.1e}")
     return 0
