@@ -113,8 +113,12 @@ def run_run(args: argparse.Namespace) -> int:
 
     from impsy.interaction.loop import Performance
 
-    if args.logs.exists() and not args.logs.is_dir():
-        raise NotADirectoryError(f"--logs {args.logs}: not a folder; logs go into a folder (default: logs)")
+    # The folder, or the nearest part of its path that exists, must be a folder.
+    there = next((p for p in (args.logs, *args.logs.parents) if p.exists()), None)
+    if there is not None and not there.is_dir():
+        raise NotADirectoryError(
+            f"--logs {args.logs}: {there} is a file; logs go into a folder (default: logs)"
+        )
     config, model = prepare(args)
     performance = Performance(config, model, log_dir=args.logs)
 
@@ -299,8 +303,9 @@ MOVED = {
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in MOVED:
-        parser.error(f"{argv[0]}: {MOVED[argv[0]]}")
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    if command in MOVED:
+        parser.error(f"{command}: {MOVED[command]}")
     args = parser.parse_args(argv)
     return run_command(parser.prog, args.handler, args)
 

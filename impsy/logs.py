@@ -160,8 +160,8 @@ class LogWriter:
         if not self._lost:  # said once, when logging stops, not at every retry that fails
             if error.errno == errno.ENOSPC:
                 reason = "the disk is full"
-            elif error.errno in (errno.EEXIST, errno.ENOTDIR):  # from mkdir: a file is in the way
-                reason = f"{self.path.parent} is not a folder"
+            elif error.errno in (errno.EEXIST, errno.ENOTDIR):  # from mkdir
+                reason = f"a file is in the way of the log folder {self.path.parent}"
             else:
                 reason = error.strerror
             log.error(

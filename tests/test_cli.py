@@ -67,7 +67,7 @@ def test_check_config_reports_problems_and_exit_status(tmp_path):
     ("command", "where"), [("train", "`impsy-train train"), ("test-mdrnn", "`impsy check`")]
 )
 def test_the_original_commands_found_elsewhere_say_where(command, where):
-    run = impsy(command, "--dimension", "9")
+    run = impsy("--debug", command, "--dimension", "9")
     assert run.returncode == 2 and run.stderr.splitlines()[-1].startswith(f"impsy: error: {command}: ")
     assert where in run.stderr
 
@@ -76,9 +76,12 @@ def test_logs_pointing_at_a_file_is_refused_before_playing(tmp_path):
     (tmp_path / "quick.toml").write_text("")
     run = impsy("run", "-c", str(config(tmp_path)), "--logs", "quick.toml", cwd=tmp_path)
     assert run.returncode == 1
-    assert (
-        run.stderr.splitlines()[-1]
-        == "impsy: error: --logs quick.toml: not a folder; logs go into a folder (default: logs)"
+    assert run.stderr.splitlines()[-1] == (
+        "impsy: error: --logs quick.toml: quick.toml is a file; logs go into a folder (default: logs)"
+    )
+    run = impsy("run", "-c", str(config(tmp_path)), "--logs", "quick.toml/logs", cwd=tmp_path)
+    assert run.stderr.splitlines()[-1] == (
+        "impsy: error: --logs quick.toml/logs: quick.toml is a file; logs go into a folder (default: logs)"
     )
 
 

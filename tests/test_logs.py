@@ -131,7 +131,7 @@ def test_a_log_folder_that_cannot_be_written_is_reported_not_raised(tmp_path, ca
     writer = LogWriter(tmp_path / "logs", 3, clock=FakeClock())
     assert writer.write("interface", [0.1, 0.2]) is False
     assert writer.failed == 1
-    assert f"logging stopped: {tmp_path / 'logs'} is not a folder" in caplog.text
+    assert f"logging stopped: a file is in the way of the log folder {tmp_path / 'logs'}" in caplog.text
 
 
 def test_a_row_cut_by_a_full_disk_is_ended_so_the_next_rows_read(tmp_path):

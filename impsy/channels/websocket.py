@@ -129,7 +129,9 @@ class WebSocketChannel(Channel):
                 self._receive(message)
         except ConnectionClosed as closed:
             # The library hangs up on a message it refuses: that message is dropped, and counted.
-            refused = REFUSED.get(closed.sent.code) if closed.sent else None
+            # (A client that closes first gets its own code echoed back: that is no refusal.)
+            ours = closed.sent is not None and not closed.rcvd_then_sent
+            refused = REFUSED.get(closed.sent.code) if ours else None
             if refused:
                 self.sink.dropped(self.name, f"client {_who(connection)} cut off for {refused}")
         finally:

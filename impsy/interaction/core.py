@@ -29,8 +29,9 @@ MODES = ("callresponse", "polyphony", "battle", "useronly")
 MAX_LATENESS = 0.05
 # Polyphony replies waiting to be played; beyond this the oldest are dropped (input floods).
 MAX_PENDING = 1000
-# The model following its own output plays at most this often, however small the timescale:
-# a MIDI cable carries about 1,000 messages a second, and each on_timer call stays short.
+# The model following its own output schedules its events at least this far apart, however
+# small the timescale: a MIDI cable carries about 1,000 messages a second, and each on_timer
+# call stays short (after a stall, at most MAX_LATENESS / MIN_INTERVAL events catch up).
 MIN_INTERVAL = 0.001
 
 

@@ -119,6 +119,10 @@ def test_a_client_cut_off_for_what_it_sent_is_counted():
             with pytest.raises(ConnectionClosed):
                 await asyncio.wait_for(client.recv(), GUARD)
         await until(lambda: len(sink.drops) == 2, "both counted")
+        async with connect(f"ws://127.0.0.1:{channel.port}") as client:
+            await until(lambda: channel.clients, "connected")
+            await client.close(code=1002)  # its own choice, echoed back by the server: not counted
+        await until(lambda: not channel.clients, "gone")
         await channel.close()
 
     run(go())

@@ -217,11 +217,11 @@ def test_a_new_timescale_re_times_the_waiting_event_at_once():
     core.set_timescale(0.06, 3.0)  # slower: the next event moves later, from the last one
     assert core.next_deadline() == pytest.approx(0.35)
     # callresponse's first answer keeps its rule: not before the takeover.
-    core = Core(ScriptedModel(dt=0.1), Settings(mode="callresponse", threshold=0.5), now=0.0)
+    core = Core(ScriptedModel(dt=0.1), Settings(mode="callresponse", threshold=0.05), now=0.0)
     core.on_input(0.0, np.array([0.2, 0.3]))
-    core.on_timer(0.5)
-    core.set_timescale(0.5, 0.1)
-    assert core.next_deadline() == pytest.approx(0.51)
+    assert plays(core.on_timer(0.05)) == []  # taken over; the answer is due at 0.1
+    core.set_timescale(0.06, 0.1)
+    assert core.next_deadline() == pytest.approx(0.05)  # not 0.01: the takeover was at 0.05
 
 
 @pytest.mark.parametrize("timescale", [1e-30, 1e-6])

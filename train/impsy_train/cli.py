@@ -83,6 +83,8 @@ def run_export(args: argparse.Namespace) -> int:
     import impsy_train.network  # noqa: F401  registers the mixture head for loading
     from impsy_train.export import ExportError, export_tflite
 
+    if not Path(args.model).is_file():
+        raise FileNotFoundError(f"{args.model}: no such file")
     try:
         model = keras.saving.load_model(args.model, compile=False)
     except (ValueError, TypeError, OSError) as error:
