@@ -96,8 +96,9 @@ class MappingEntry:
     kind: str  # note_on, note_velocity, control_change or pitch_bend
     channel: int
     control: int | None = None  # the controller number, for control_change only
-    low: int = 0  # control_change values span low..high
+    low: int = 0  # control_change values span low..high (high < low runs the other way)
     high: int = 127
+    velocity: int | None = None  # note_on: a fixed velocity for the notes it sends
 
 
 MidiMapping = tuple[MappingEntry, ...]
@@ -450,8 +451,10 @@ _ENTRY_SHAPES = {
     "pitch_bend": ("channel",),
 }
 MAPPING_KINDS = tuple(_ENTRY_SHAPES)
+# The original's longer forms: a controller squeezed into min..max, a note at a fixed velocity.
+_ENTRY_EXTRAS = {"control_change": ("min", "max"), "note_on": ("velocity",)}
 _ENTRY_EXAMPLE = '["note_on", 1] or ["control_change", 1, 74]'
-_CHANNEL, _BYTE = _integer(1, 16), _integer(0, 127)
+_CHANNEL, _BYTE, _VELOCITY = _integer(1, 16), _integer(0, 127), _integer(1, 127)
 
 
 # ---- Reading a file -------------------------------------------------------------------------
@@ -605,27 +608,32 @@ class _Reader:
             )
             return None
         names = _ENTRY_SHAPES[kind]
-        if kind == "control_change" and len(items) == 4:
-            names = (*names, "min", "max")
+        extras = _ENTRY_EXTRAS.get(kind, ())
+        if extras and len(items) == len(names) + len(extras):
+            names = (*names, *extras)
         if len(items) != len(names):
             shapes = f'["{kind}", {", ".join(names)}]'
-            if kind == "control_change":
-                shapes += f' or ["{kind}", channel, controller, min, max]'
+            if extras:
+                shapes += f' or ["{kind}", {", ".join((*names, *extras))}]'
             self.error(key, f"expected {shapes}; found {_describe(raw)}")
             return None
         values = {}
+        checks = {"channel": _CHANNEL, "velocity": _VELOCITY}
         for name, item in zip(names, items, strict=True):
             try:
-                values[name] = (_CHANNEL if name == "channel" else _BYTE)(item)
+                values[name] = checks.get(name, _BYTE)(item)
             except _Invalid as bad:
                 self.error(key, f"{name}: expected {bad}; found {_describe(item)}")
         if len(values) != len(names):
             return None
-        low, high = values.get("min", 0), values.get("max", 127)
-        if low >= high:
-            self.error(key, f"min and max: expected min < max; found {low} and {high}")
-            return None
-        return MappingEntry(kind, values["channel"] - 1, values.get("controller"), low, high)
+        return MappingEntry(
+            kind,
+            values["channel"] - 1,
+            values.get("controller"),
+            values.get("min", 0),
+            values.get("max", 127),
+            values.get("velocity"),
+        )
 
     def required_mapping(
         self, table: dict, section: str, name: str, dimension: int | None

@@ -6,14 +6,17 @@ remembers what it has left sounding, so that every note it starts is ended exact
 
 What each kind of entry means:
 
-- note_on (channel): the note number, 0-127 <-> 0..1. In: a note starting on that channel
-  (a note ending sets nothing). Out: every output starts a new note on that channel; the
-  note this control started before is ended first.
+- note_on (channel[, velocity]): the note number, 0-127 <-> 0..1. In: a note starting on
+  that channel (a note ending sets nothing). Out: every output starts a new note on that
+  channel, at the entry's fixed velocity if it gives one; the note this control started
+  before is ended first.
 - note_velocity (channel): the velocity, 0-127 <-> 0..1. In: the velocity of a note starting
   on that channel. Out: the velocity of the notes this output starts on that channel (127
   if no control gives one; never 0, since a note on with velocity 0 means note off).
 - control_change (channel, controller, low, high): the controller's value, low..high <->
-  0..1 (values outside low..high count as the nearest end). Out: sent only when it changes.
+  0..1 (values outside low..high count as the nearest end; high below low runs the other
+  way; low equal to high always sends low, and reads as 0). Out: sent only when it changes,
+  and again to a listener that joins (`refresh`).
 - pitch_bend (channel): the 14-bit bend, 0..16383 (8192 is the middle) <-> 0..1. Out: sent
   only when it changes.
 
@@ -69,16 +72,18 @@ def note_on(channel: int, note: int, velocity: int) -> MidiEvent:
 
 
 def _scale(value: float, low: int, high: int) -> int | None:
-    """0..1 -> low..high, rounded; None for a value that is not a number at all."""
+    """0..1 -> low..high, rounded half up as the original did; None for a value that is not a number."""
     if not math.isfinite(value):
         return None
     value = min(1.0, max(0.0, value))
-    return low + round(value * (high - low))
+    return math.floor(low + value * (high - low) + 0.5)
 
 
 def _unscale(number: int, low: int, high: int) -> float:
-    """low..high -> 0..1; outside the range counts as its nearest end."""
-    return (min(high, max(low, number)) - low) / (high - low)
+    """low..high -> 0..1 (either way round); outside the range counts as its nearest end."""
+    if low == high:
+        return 0.0
+    return min(1.0, max(0.0, (number - low) / (high - low)))
 
 
 class Decoder:
@@ -131,8 +136,8 @@ class Encoder:
         self._last: dict[int, int] = {}  # control_change / pitch_bend entry index -> last value sent
         self._velocity_of: dict[int, int] = {}  # channel -> the note_velocity entry that sets it
         for index, entry in enumerate(mapping):
-            if entry.kind == "note_velocity":
-                self._velocity_of[entry.channel] = index
+            if entry.kind == "note_velocity":  # the first on a channel sets it, as in the original
+                self._velocity_of.setdefault(entry.channel, index)
 
     def orphan_velocities(self) -> list[MappingEntry]:
         """note_velocity entries with no note_on entry on their channel: they send nothing."""
@@ -157,7 +162,7 @@ class Encoder:
                 if index in self._held:
                     channel, old = self._held.pop(index)
                     offs.append(MidiEvent(NOTE_OFF, channel, old, 0))
-                velocity = self._velocity(values, entry.channel)
+                velocity = entry.velocity or self._velocity(values, entry.channel)
                 ons.append(MidiEvent(NOTE_ON, entry.channel, note, velocity))
                 self._held[index] = (entry.channel, note)
             elif entry.kind == "control_change":
@@ -182,6 +187,10 @@ class Encoder:
         offs = [MidiEvent(NOTE_OFF, channel, note, 0) for channel, note in self._held.values()]
         self._held.clear()
         return offs
+
+    def refresh(self) -> None:
+        """A listener joined: send every controller and bend again with the next output."""
+        self._last.clear()
 
     def forget(self) -> None:
         """The destination went away (unplugged): nothing sounds there and nothing was sent."""

@@ -123,6 +123,7 @@ class WebSocketChannel(Channel):
 
     async def _client(self, connection: ServerConnection) -> None:
         self.clients.add(connection)
+        self.encoder.refresh()  # a browser that joins late hears every controller, not only changes
         log.info("websocket: client %s connected", _who(connection))
         try:
             async for message in connection:

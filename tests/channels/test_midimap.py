@@ -105,6 +105,48 @@ def test_control_change_out_in_its_range_only_when_it_changes():
     assert encoder.encode([0.0, 0.5]) == [MidiEvent(CONTROL_CHANGE, 2, 23, 0)]
 
 
+def test_the_originals_longer_forms_a_range_backwards_a_pinned_cc_and_a_fixed_velocity():
+    mapping = (
+        entry("control_change", 0, 74, 127, 0),  # a fader that closes the filter as it rises
+        entry("control_change", 0, 7, 64, 64),  # always 64
+        MappingEntry("note_on", 1, velocity=90),
+        entry("note_velocity", 1),  # the entry's own fixed velocity wins over it
+    )
+    encoder, decoder = Encoder(mapping), Decoder(mapping)
+    assert encoder.encode([0.0, 0.3, 0.5, 1.0]) == [
+        MidiEvent(CONTROL_CHANGE, 0, 74, 127),
+        MidiEvent(CONTROL_CHANGE, 0, 7, 64),
+        MidiEvent(NOTE_ON, 1, 64, 90),
+    ]
+    assert MidiEvent(CONTROL_CHANGE, 0, 74, 0) in encoder.encode([1.0, 0.9, 0.5, 1.0])
+    assert decoder.decode(MidiEvent(CONTROL_CHANGE, 0, 74, 32)) == {0: pytest.approx(95 / 127)}
+    assert decoder.decode(MidiEvent(CONTROL_CHANGE, 0, 7, 10)) == {1: 0.0}
+
+
+def test_halves_round_up_as_the_original_did():
+    encoder = Encoder((entry("control_change", 0, 1, 0, 2), entry("control_change", 0, 2, 0, 4)))
+    assert encoder.encode([0.25, 0.125]) == [
+        MidiEvent(CONTROL_CHANGE, 0, 1, 1),
+        MidiEvent(CONTROL_CHANGE, 0, 2, 1),
+    ]
+
+
+def test_the_first_velocity_control_of_a_channel_sets_it():
+    encoder = Encoder((entry("note_on", 0), entry("note_velocity", 0), entry("note_velocity", 0)))
+    assert encoder.encode([0.5, 1.0, 0.1]) == [MidiEvent(NOTE_ON, 0, 64, 127)]
+
+
+def test_refresh_sends_every_controller_again_for_a_listener_that_joins():
+    encoder = Encoder((entry("control_change", 0, 1), entry("pitch_bend", 0)))
+    encoder.encode([0.5, 0.5])
+    assert encoder.encode([0.5, 0.5]) == []
+    encoder.refresh()
+    assert encoder.encode([0.5, 0.5]) == [
+        MidiEvent(CONTROL_CHANGE, 0, 1, 64),
+        MidiEvent(PITCH_BEND, 0, 0, 8192),
+    ]
+
+
 def test_pitch_bend_out_14_bits_only_when_it_changes():
     encoder = Encoder((entry("pitch_bend", 0),))
     assert encoder.encode([0.5]) == [MidiEvent(PITCH_BEND, 0, 0, 8192)]
@@ -221,14 +263,14 @@ def test_after_any_outputs_and_a_stop_no_note_is_left_on(data):
 
 
 @settings(deadline=None)
-@given(st.floats(0, 1), st.integers(0, 126), st.data())
+@given(st.floats(0, 1), st.integers(0, 127), st.data())
 def test_decoding_what_was_encoded_gives_the_value_back_to_the_resolution_of_midi(value, low, data):
-    high = data.draw(st.integers(low + 1, 127))
+    high = data.draw(st.integers(0, 127).filter(lambda h: h != low))  # either way round
     mapping = (entry("note_on", 0), entry("control_change", 0, 7, low, high), entry("pitch_bend", 0))
     decoder, encoder = Decoder(mapping), Encoder(mapping)
     decoded: dict[int, float] = {}
     for event in encoder.encode([value, value, value]):
         decoded.update(decoder.decode(event))
     assert decoded[0] == pytest.approx(value, abs=0.5 / 127)
-    assert decoded[1] == pytest.approx(value, abs=0.5 / (high - low) + 1e-12)
+    assert decoded[1] == pytest.approx(value, abs=0.5 / abs(high - low) + 1e-12)
     assert decoded[2] == pytest.approx(value, abs=0.5 / 16383)

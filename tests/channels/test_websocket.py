@@ -159,6 +159,30 @@ def test_output_goes_to_every_client_through_the_output_mapping():
     run(go())
 
 
+def test_a_client_that_joins_late_hears_every_controller_with_the_next_output():
+    channel, _ = make()
+
+    async def go():
+        await channel.start()
+        url = f"ws://127.0.0.1:{channel.port}"
+        async with connect(url) as first:
+            await until(lambda: len(channel.clients) == 1, "one client")
+            channel.send(np.array([0.5, 0.5, 1.0, 0.5]))
+            assert len(await receive(first, 3)) == 3
+            async with connect(url) as late:
+                await until(lambda: len(channel.clients) == 2, "two clients")
+                channel.send(np.array([1.0, 1.0, 1.0, 0.5]))  # the controller and bend have not moved
+                assert await receive(late, 4) == [
+                    "/channel/10/noteoff/64/0",
+                    "/channel/2/cc/7/100",
+                    "/channel/3/pitchbend/8192",
+                    "/channel/10/noteon/127/127",
+                ]
+        await channel.close()
+
+    run(go())
+
+
 def test_a_client_that_drops_does_not_disturb_the_others():
     channel, _ = make()
 
