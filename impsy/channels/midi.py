@@ -277,8 +277,10 @@ class MidiChannel(Channel):
         def callback(message: mido.Message) -> None:  # on rtmidi's thread
             if message.type in skip:
                 return
+            # Timed here: an echo waiting behind a model step must still count as an echo.
+            arrived = self.clock()
             with contextlib.suppress(RuntimeError):  # the loop has closed: IMPSY is stopping
-                loop.call_soon_threadsafe(self._receive, entry, generation, message)
+                loop.call_soon_threadsafe(self._receive, entry, generation, message, arrived)
 
         return self.backend.open_input(name, callback=callback)
 
@@ -351,11 +353,11 @@ class MidiChannel(Channel):
 
     # -- in ------------------------------------------------------------------------------------
 
-    def _receive(self, entry: _Input, generation: int, message: mido.Message) -> None:
+    def _receive(self, entry: _Input, generation: int, message: mido.Message, arrived: float) -> None:
         """A message from an input port, now on the loop's thread."""
         if entry.port is None or generation != entry.generation:
             return  # the port closed after rtmidi queued this
-        if self.config.feedback_protection and self._is_echo(message):
+        if self.config.feedback_protection and self._is_echo(message, arrived):
             self.echoes += 1
             return
         for route in entry.routes:
@@ -368,9 +370,9 @@ class MidiChannel(Channel):
             if changes:
                 self.sink.controls(self.name, changes)
 
-    def _is_echo(self, message: mido.Message) -> bool:
+    def _is_echo(self, message: mido.Message, arrived: float) -> bool:
         sent = self._sent.get(_echo_key(message))
-        return sent is not None and self.clock() - sent <= self.config.feedback_threshold
+        return sent is not None and arrived - sent <= self.config.feedback_threshold
 
     def _end_thru(self, output: _Output, held: Iterable[tuple[str, int, int]]) -> None:
         """Note offs for notes passed thru to an output and still held."""

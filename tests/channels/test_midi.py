@@ -386,6 +386,25 @@ def test_feedback_protection_ignores_echoes_of_our_own_output_within_the_thresho
     run(go())
 
 
+def test_an_echo_is_timed_when_it_arrives_not_when_the_loop_gets_to_it():
+    fake.plug(S1)
+    channel, sink = make(THRU.replace("FEEDBACK", "true"), dimension=3)
+    now = [100.0]
+    channel.clock = lambda: now[0]
+
+    async def go():
+        await channel.start()
+        channel.send(np.array([64 / 127, 0.5]))
+        now[0] += 0.005
+        fake.play(S1, note(64, channel=9))  # rtmidi's thread hears it 5 ms after the send...
+        now[0] += 0.05  # ...and the loop, busy with a model step, gets to it 50 ms later
+        await settle()
+        await channel.close()
+
+    run(go())
+    assert sink.changes == [] and channel.echoes == 1
+
+
 def test_without_feedback_protection_echoes_are_heard():
     fake.plug(S1)
     channel, sink = make(THRU.replace("FEEDBACK", "false"), dimension=3)
