@@ -69,9 +69,11 @@ MAX_PROBLEMS_KEPT = 5
 def read_log(path: str | Path, dimension: int | None = None, source: str = INTERFACE) -> LogRead:
     """Read the rows of one source from a log; malformed rows are skipped and counted."""
     path = Path(path)
-    dimension = dimension or log_dimension(path)
+    dimension = log_dimension(path) if dimension is None else dimension
     if dimension is None:
         raise ValueError(f"{path}: cannot tell the dimension from the file name")
+    if dimension < 2:
+        raise ValueError(f"{path}: a {dimension}d log has no controls (the dimension is controls + 1)")
     width = dimension - 1
     times: list[float] = []
     rows: list[list[float]] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -218,12 +219,15 @@ class Handling:
             value = kind(raw)
         except ValueError:
             raise Refused(400, f"{name}: expected a number, found {raw!r}") from None
+        if not math.isfinite(value):
+            raise Refused(400, f"{name}: expected a number, found {raw!r}")
         if (low is not None and value < low) or (high is not None and value > high):
             raise Refused(400, f"{name}: expected a number from {low} to {high}, found {raw}")
         return value
 
     def upload_name(self, kind: str) -> str:
-        name = Path(bottle.request.query.get("name", "").replace("\\", "/")).name
+        # getunicode: WSGI hands query strings over as latin-1; the name was sent as UTF-8.
+        name = Path((bottle.request.query.getunicode("name") or "").replace("\\", "/")).name
         if not name:
             raise Refused(400, "name the file: ?name=FILE")
         return check_name(kind, name)
@@ -243,7 +247,10 @@ class Handling:
         part = self.receive(folder, target.suffix)
         try:
             yield part
-            os.replace(part, target)
+            if replace is not None and bottle.request.query.get("replace") == "1":
+                os.replace(part, target)
+            elif not _place_new(part, target):  # taken while the body arrived: never overwrite
+                raise Refused(409, f"{KINDS[kind][0]}/{name} was just uploaded by someone else")
         finally:
             part.unlink(missing_ok=True)
 
@@ -278,3 +285,16 @@ class Handling:
             part.unlink(missing_ok=True)
             raise
         return part
+
+
+def _place_new(part: Path, target: Path) -> bool:
+    """Give `part` the name `target` only if no file has it; False if one does."""
+    try:
+        os.link(part, target)  # atomic: fails if the name exists
+    except FileExistsError:
+        return False
+    except OSError:  # no hard links on this file system (FAT, some shares): check, then rename
+        if target.exists():
+            return False
+        os.replace(part, target)
+    return True

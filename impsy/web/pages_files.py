@@ -93,7 +93,10 @@ class FilePages(Handling):
                 part.read_bytes().decode("utf-8")
             except UnicodeDecodeError:
                 raise Refused(422, f"{name} is not a text file, so it is not an IMPSY log") from None
-            read = read_log(part, log_dimension(name))
+            try:
+                read = read_log(part, log_dimension(name))
+            except ValueError as error:  # 0d, 1d: the name says it holds no controls
+                raise Refused(422, f"{name}: {str(error).split(': ', 1)[1]}") from None
             good = read.rows - read.skipped
             if good == 0:
                 why = f" (for example {read.problems[0].split(': ', 1)[1]})" if read.problems else ""

@@ -264,12 +264,28 @@ def test_uploading_a_log_that_is_there_already_is_refused(client, log_file):
             422,
             f"{LOG} has no rows in IMPSY's log format (for example expected 5 fields, found 4)",
         ),
+        (
+            "?name=2024-01-01T00-00-01-1d-mdrnn.log",
+            b"2024-01-01T00:00:00,interface\n",
+            422,
+            "2024-01-01T00-00-01-1d-mdrnn.log: a 1d log has no controls (the dimension is controls + 1)",
+        ),
+        (
+            "?name=2024-01-01T00-00-01-0d-mdrnn.log",
+            b"2024-01-01T00:00:00,interface\n",
+            422,
+            "2024-01-01T00-00-01-0d-mdrnn.log: a 0d log has no controls (the dimension is controls + 1)",
+        ),
+        ("?name=%C3%A9vil.tflite", b"x", 400, None),  # the name as sent (UTF-8), not as latin-1
     ],
 )
 def test_bad_log_uploads_are_refused_with_the_reason(client, workdir, query, body, status, message):
     response = client.upload(f"/api/logs{query}", body)
     assert response.status == status
-    assert response.json() == {"error": message}
+    if message is None:
+        assert "'évil.tflite' is not a log file name" in response.json()["error"]
+    else:
+        assert response.json() == {"error": message}
     assert [p.name for p in workdir.folder("log").iterdir()] == []
 
 
@@ -277,6 +293,24 @@ def test_a_log_with_some_bad_rows_is_accepted_and_says_so(client, workdir):
     body = b"2026-01-31T20:15:00,interface,0.1,0.2,0.3\nbroken\n"
     response = client.upload(f"/api/logs?name={LOG}", body)
     assert response.json()["message"] == f"Uploaded logs/{LOG}: 1 rows; 1 malformed rows will be skipped."
+
+
+def test_an_upload_never_overwrites_a_file_that_took_its_name_meanwhile(tmp_path, monkeypatch):
+    from impsy.web import handling
+
+    part, target = tmp_path / "x.part", tmp_path / "x.log"
+    part.write_text("second")
+    target.write_text("first, finished while the second was arriving")
+    assert handling._place_new(part, target) is False
+    assert target.read_text().startswith("first")
+    target.unlink()
+    assert handling._place_new(part, target) is True and target.read_text() == "second"
+    # Without hard links (a FAT stick): the same answer, by a check and a rename.
+    part.write_text("third")
+    monkeypatch.setattr(handling.os, "link", lambda *a: (_ for _ in ()).throw(PermissionError("no links")))
+    assert handling._place_new(part, target) is False
+    target.unlink()
+    assert handling._place_new(part, target) is True and target.read_text() == "third"
 
 
 def test_an_upload_cut_short_leaves_nothing_behind(client, workdir):
@@ -345,6 +379,7 @@ def test_building_from_no_logs_fails_with_a_reason(ui, client):
         ({"dimension": "x"}, "dimension: expected a number, found 'x'"),
         ({"dimension": "1"}, "dimension: expected a number from 2 to 1000, found 1"),
         ({"dimension": "4", "max_gap": "0"}, "max_gap: expected a number from 0.01 to 3600, found 0"),
+        ({"dimension": "4", "max_gap": "nan"}, "max_gap: expected a number, found 'nan'"),
     ],
 )
 def test_building_with_bad_choices_is_refused(client, form, message):
