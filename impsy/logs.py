@@ -13,10 +13,11 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -64,6 +65,14 @@ class LogRead:
 
 
 MAX_PROBLEMS_KEPT = 5
+# A row of 1,000 controls is about 20 KB: a longer "line" (a file of NULs, say) is read in
+# pieces of this size, each one malformed, so that memory stays bounded.
+MAX_LINE = 64 * 1024
+
+
+def log_lines(handle: TextIO) -> Iterator[str]:
+    """The lines of an open log, none longer than MAX_LINE characters."""
+    return iter(lambda: handle.readline(MAX_LINE), "")
 
 
 def read_log(path: str | Path, dimension: int | None = None, source: str = INTERFACE) -> LogRead:
@@ -85,7 +94,7 @@ def read_log(path: str | Path, dimension: int | None = None, source: str = INTER
             result.problems.append(f"{path.name}:{number}: {why}")
 
     with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
+        for number, line in enumerate(log_lines(handle), start=1):
             line = line.strip()
             if not line:
                 continue

@@ -10,7 +10,16 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from impsy.logs import LOG_RETRY, LogWriter, find_logs, format_row, log_dimension, read_log
+from impsy.logs import (
+    LOG_RETRY,
+    MAX_LINE,
+    LogWriter,
+    find_logs,
+    format_row,
+    log_dimension,
+    log_lines,
+    read_log,
+)
 
 
 def test_file_name_and_row_format_are_the_originals(tmp_path):
@@ -151,3 +160,12 @@ def test_a_row_cut_by_a_full_disk_is_ended_so_the_next_rows_read(tmp_path):
 def test_values_keep_full_precision():
     row = format_row(datetime(2020, 1, 1), "rnn", np.array([1 / 3, 0.5], np.float32))
     assert row == f"2020-01-01T00:00:00,rnn,{float(np.float32(1 / 3))!r},0.5\n"
+
+
+def test_a_log_with_no_line_ends_is_read_in_bounded_pieces(tmp_path):
+    path = tmp_path / "2026-01-01T00-00-00-3d-mdrnn.log"
+    path.write_bytes(b"\0" * (MAX_LINE * 3 + 10) + b"\n2026-01-01T00:00:01,interface,0.1,0.2\n")
+    with open(path, encoding="utf-8") as handle:
+        assert max(len(line) for line in log_lines(handle)) <= MAX_LINE
+    read = read_log(path)
+    assert read.events == 1 and read.skipped == 4  # the NULs, as four malformed pieces

@@ -23,7 +23,7 @@ class Api(Handling):
                 "exists": self.workdir.config.is_file(),
                 "valid": config is not None,
                 "errors": [p.text for p in problems if p.severity == ERROR],
-                "model": self.active_model(config),
+                "model": self.workdir.active_model(config),
                 "dimension": config.model.dimension if config else None,
             },
             "locked": self.guard.locked,

@@ -9,6 +9,7 @@ files the archive does not mention are left alone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from impsy.config import ERROR
+from impsy.config import ERROR, Config
 from impsy.dataset import DatasetError
 from impsy.logs import LOG_NAME
 from impsy.web import modelcheck
@@ -64,7 +65,7 @@ def stream_backup(workdir: Workdir, kinds: tuple[str, ...] | None = None) -> Ite
     """The bytes of a .zip of the working folder (or of some of its folders), made as they are sent."""
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w") as archive:  # type: ignore[arg-type]  # unseekable is fine
-        for name, path in walk_files(workdir, kinds):
+        for name, path in backup_files(workdir, kinds):
             try:
                 handle = open(path, "rb")  # noqa: SIM115  closed by the with below
             except OSError:
@@ -80,6 +81,12 @@ def stream_backup(workdir: Workdir, kinds: tuple[str, ...] | None = None) -> Ite
                             yield pipe.take()
             yield pipe.take()
     yield pipe.take()
+
+
+def backup_files(workdir: Workdir, kinds: tuple[str, ...] | None = None) -> Iterator[tuple[str, Path]]:
+    """(archive name, path) of what a backup holds: only what a restore would take back
+    (notes.txt in logs/, a model named with spaces, are left out)."""
+    return ((name, path) for name, path in walk_files(workdir, kinds) if member_kind(name))
 
 
 class RestoreError(Exception):
@@ -100,9 +107,16 @@ def member_kind(name: str) -> str | None:
 
 
 def restore(
-    workdir: Workdir, archive_path: Path, max_unpacked: int, check_models=modelcheck.check_files
+    workdir: Workdir,
+    archive_path: Path,
+    max_unpacked: int,
+    check_models=modelcheck.check_files,
+    recording: str | None = None,
 ) -> RestoreReport:
-    """Check every member of a backup .zip, then move them into the working folder."""
+    """Check every member of a backup .zip, then move them into the working folder.
+
+    `recording` is the log `impsy run` is writing: it is never replaced (its rows would be lost).
+    """
     try:
         archive = zipfile.ZipFile(archive_path)
     except (OSError, zipfile.BadZipFile) as error:
@@ -113,11 +127,13 @@ def restore(
         with archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
             _check_members(members)
+            if recording and f"logs/{recording}" in {m.filename for m in members}:
+                raise RestoreError(f"logs/{recording}: IMPSY is recording it now; stop IMPSY first")
             _check_size(workdir, sum(m.file_size for m in members), max_unpacked)
             staging.mkdir(parents=True)
             for member in members:
                 _extract(archive, member, staging / member.filename)
-        _check_contents(staging, members, check_models)
+        _check_contents(workdir, staging, members, check_models)
         return _move_into_place(workdir, staging, members)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -175,20 +191,28 @@ def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path) ->
         raise RestoreError(f"{member.filename}: cannot be read from the archive ({error})") from error
 
 
-def _check_contents(staging: Path, members: list[zipfile.ZipInfo], check_models) -> None:
+def _checked_config(path: Path, name: str) -> Config:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise RestoreError(f"{name}: not UTF-8 text") from error
+    config, problems = check_text(text, CONFIG)
+    if config is None:
+        first = next(p for p in problems if p.severity == ERROR)
+        raise RestoreError(f"{name} in the archive is not valid: {first.text}")
+    return config
+
+
+def _check_contents(workdir: Workdir, staging: Path, members: list[zipfile.ZipInfo], check_models) -> None:
     models = []
+    config = None  # the archive's, if it has one: that is the config the models will meet
     for member in members:
         path = staging / member.filename
         kind = member_kind(member.filename)
         if kind == "config":
-            try:
-                text = path.read_bytes().decode("utf-8-sig")
-            except UnicodeDecodeError as error:
-                raise RestoreError("config.toml: not UTF-8 text") from error
-            config, problems = check_text(text, CONFIG)
-            if config is None:
-                first = next(p for p in problems if p.severity == ERROR)
-                raise RestoreError(f"config.toml in the archive is not valid: {first.text}")
+            config = _checked_config(path, CONFIG)
+        elif kind == "previous config":  # "Go back" would restore it
+            _checked_config(path, PREVIOUS)
         elif kind == "dataset":
             try:
                 load_safely(path)
@@ -197,9 +221,19 @@ def _check_contents(staging: Path, members: list[zipfile.ZipInfo], check_models)
                 raise RestoreError(f"{member.filename}: {message}") from error
         elif kind == "model":
             models.append(path)
+    if config is None and workdir.config.is_file():
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            config, _ = check_text(workdir.config.read_text(encoding="utf-8-sig"), CONFIG)
+    active = workdir.active_model(config)
     for path, figures in zip(models, check_models(models), strict=True):
         if "error" in figures:
             raise RestoreError(f"models/{path.name}: {figures['error']}")
+        if path.name == active and figures["dimension"] != config.model.dimension:
+            # As for an upload: IMPSY would refuse to start with that config and model.
+            raise RestoreError(
+                f"models/{path.name} is the model config.toml plays as {config.model.dimension}d, "
+                f"and the archive's is {figures['dimension']}d"
+            )
 
 
 def _move_into_place(workdir: Workdir, staging: Path, members: list[zipfile.ZipInfo]) -> RestoreReport:

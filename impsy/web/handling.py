@@ -82,19 +82,15 @@ class Handling:
         config, text, _ = self.checked_config()
         return config, text
 
-    def active_model(self, config: Config | None) -> str | None:
-        """The models/ file name the config plays, if it names one there."""
-        if config is None or not config.model.file:
-            return None
-        path = Path(config.model.file)
-        path = path if path.is_absolute() else self.workdir.root / path
-        if path.suffix in (".h5", ".keras"):
-            path = path.with_suffix(".tflite")
-        folder = self.workdir.listable("model")
-        with contextlib.suppress(OSError, ValueError):
-            if folder is not None and path.resolve().parent == folder.resolve():
-                return path.name
-        return None
+    def recording(self) -> str | None:
+        """The name of the log `impsy run` is writing right now, if it is running."""
+        status = self.link.status()
+        current = (status["state"] or {}).get("log") if status["alive"] else None
+        return Path(current).name if current else None
+
+    def writing_now(self, name: str) -> bool:
+        """Is `impsy run` writing this log right now?"""
+        return self.recording() == name
 
     # ---- session -----------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from impsy.dataset import Dataset, DatasetError, load_dataset
-from impsy.logs import INTERFACE, LOG_NAME, RNN, log_dimension
+from impsy.logs import INTERFACE, LOG_NAME, RNN, log_dimension, log_lines
 from impsy.web import modelcheck
 from impsy.web.paths import MODEL_EXTRAS, Workdir
 from impsy.web.system import human_bytes
@@ -53,7 +53,7 @@ def summarise_log(path: Path) -> LogInfo:
     performer = model = other = 0
     first = last = None
     with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
+        for line in log_lines(handle):
             if not line.strip():
                 continue
             stamp, _, rest = line.partition(",")

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 from impsy.web import backup
 from impsy.web.handling import Answer, Handling, start_attachment
-from impsy.web.paths import walk_files
 
 
 class BackupPages(Handling):
@@ -23,7 +22,7 @@ class BackupPages(Handling):
         )
 
     def _backup_sizes(self) -> Iterator[tuple[str, int]]:
-        for name, path in walk_files(self.workdir):
+        for name, path in backup.backup_files(self.workdir):
             with contextlib.suppress(OSError):
                 yield name, path.stat().st_size
 
@@ -38,7 +37,11 @@ class BackupPages(Handling):
         try:
             with self._config_mutex:
                 report = backup.restore(
-                    self.workdir, part, self.settings.limits.unpacked, self.settings.check_models
+                    self.workdir,
+                    part,
+                    self.settings.limits.unpacked,
+                    self.settings.check_models,
+                    recording=self.recording(),
                 )
         except backup.RestoreError as error:
             return self.refuse(422, f"Nothing was restored: {error}")

@@ -122,7 +122,7 @@ class ConfigPages(Handling):
                 title=config.title or choices.title,
                 mode=config.interaction.mode,
                 dimension=config.model.dimension,
-                model=self.active_model(config) or "",
+                model=self.workdir.active_model(config) or "",
                 size=config.model.size,
                 monitor_port=config.webui.monitor_port,
                 command_port=config.webui.command_port,

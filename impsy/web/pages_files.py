@@ -33,7 +33,7 @@ class FilePages(Handling):
             path = self.workdir.file(kind, name)
             config, _ = self.read_config()
             warning = None
-            if kind == "model" and self.active_model(config) == name:
+            if kind == "model" and self.workdir.active_model(config) == name:
                 warning = "This is the active model: make another one active before deleting it."
             if kind == "log" and self.writing_now(name):
                 warning = "impsy run is writing this log right now: delete it after IMPSY has restarted."
@@ -57,7 +57,7 @@ class FilePages(Handling):
                 return self.refuse(409, f"impsy run is writing {name} right now: delete it after a restart")
             if kind == "model":
                 config, _ = self.read_config()
-                if self.active_model(config) == name:
+                if self.workdir.active_model(config) == name:
                     return self.refuse(409, f"{name} is the active model: make another one active first")
                 stem = name[: -len(".tflite")]
                 for suffix in (".keras", *MODEL_EXTRAS):
@@ -79,12 +79,6 @@ class FilePages(Handling):
     def logs_archive(self) -> Answer:
         start_attachment(f"impsy-logs-{time.strftime('%Y-%m-%d-%H%M')}.zip", "application/zip")
         return backup.stream_backup(self.workdir, kinds=("log",))
-
-    def writing_now(self, name: str) -> bool:
-        """Is `impsy run` writing this log right now?"""
-        status = self.link.status()
-        current = (status["state"] or {}).get("log") if status["alive"] else None
-        return bool(current) and Path(current).name == name
 
     def upload_log(self) -> Answer:
         name = self.upload_name("log")
@@ -138,7 +132,7 @@ class FilePages(Handling):
         return self.render(
             "models",
             models=self.inventory.models(),
-            active=self.active_model(config),
+            active=self.workdir.active_model(config),
             config=config,
             limit=self.settings.limits.model,
         )
@@ -165,7 +159,7 @@ class FilePages(Handling):
             if "error" in figures:
                 raise Refused(422, f"{name} was not accepted: {figures['error']}")
             config, _ = self.read_config()
-            if name == self.active_model(config) and figures["dimension"] != config.model.dimension:
+            if name == self.workdir.active_model(config) and figures["dimension"] != config.model.dimension:
                 # Replacing it would leave a config that `impsy run` refuses at its next start.
                 raise Refused(
                     409,

@@ -37,7 +37,7 @@ class LivePages(Handling):
             config=config,
             config_exists=self.workdir.config.is_file(),
             config_errors=[p for p in problems if p.is_error],
-            active_model=self.active_model(config),
+            active_model=self.workdir.active_model(config),
             disk_free=self.workdir.disk_free(),
             temperature=cpu_temperature(),
             workdir=str(self.workdir.root),

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from impsy.config import Config
 from impsy.logs import LOG_NAME
 
 CONFIG = "config.toml"
@@ -96,6 +97,20 @@ class Workdir:
         (one symlinked out is left out of them, not refused)."""
         path = self.root / KINDS[kind][0]
         return path if path.is_dir() and self.inside(path) else None
+
+    def active_model(self, config: Config | None) -> str | None:
+        """The models/ file name the config plays, if it names one there."""
+        if config is None or not config.model.file:
+            return None
+        path = Path(config.model.file)
+        path = path if path.is_absolute() else self.root / path
+        if path.suffix in (".h5", ".keras"):
+            path = path.with_suffix(".tflite")
+        folder = self.listable("model")
+        with contextlib.suppress(OSError, ValueError):
+            if folder is not None and path.resolve().parent == folder.resolve():
+                return path.name
+        return None
 
     def inside(self, path: Path) -> bool:
         """Does this path, with every symlink followed, stay inside the working folder?"""

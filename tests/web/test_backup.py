@@ -225,3 +225,58 @@ def test_a_duplicate_member_is_refused(client, workdir):
     response = client.upload("/api/backup/restore", buffer.getvalue())
     assert response.json() == {"error": "Nothing was restored: config.toml: appears twice in the archive"}
     assert workdir.config.read_text() == CONFIG_4D
+
+
+def test_a_backup_holds_only_what_a_restore_takes_back(client, workdir):
+    fill(workdir)
+    (workdir.folder("log") / "notes.txt").write_text("my notes")
+    (workdir.folder("model") / "my old model.tflite").write_bytes(b"MODEL dim=4")
+    backup = client.get("/backup/download").body
+    with zipfile.ZipFile(io.BytesIO(backup)) as archive:
+        assert "logs/notes.txt" not in archive.namelist()
+        assert "models/my old model.tflite" not in archive.namelist()
+    assert client.upload("/api/backup/restore", backup).status == 200  # and it restores
+    assert "notes.txt" not in client.get("/backup").text
+
+
+def test_a_restore_never_replaces_the_log_impsy_run_is_recording(ui, client, workdir):
+    fill(workdir)
+    ui.link.state["log"] = f"logs/{LOG}"
+    ui.link.report()
+    before = snapshot(workdir.root)
+    response = client.upload("/api/backup/restore", zip_of({f"logs/{LOG}": b"older rows\n"}))
+    assert response.status == 422
+    assert response.json() == {
+        "error": f"Nothing was restored: logs/{LOG}: IMPSY is recording it now; stop IMPSY first"
+    }
+    assert snapshot(workdir.root) == before
+
+
+def test_a_restore_keeps_the_active_model_and_its_config_in_step(client, workdir):
+    fill(workdir)
+    workdir.config.write_text(CONFIG_4D.replace('file = ""', 'file = "models/m.tflite"'))
+    before = snapshot(workdir.root)
+    response = client.upload("/api/backup/restore", zip_of({"models/m.tflite": b"MODEL dim=9"}))
+    assert response.status == 422
+    assert response.json() == {
+        "error": "Nothing was restored: models/m.tflite is the model config.toml plays as 4d, "
+        "and the archive's is 9d"
+    }
+    assert snapshot(workdir.root) == before
+    # With the archive's own config playing it as 9d, the pair is consistent: restored.
+    config_9d = CONFIG_4D.replace("dimension = 4", "dimension = 9").replace(
+        'file = ""', 'file = "models/m.tflite"'
+    )
+    archive = zip_of({"models/m.tflite": b"MODEL dim=9", "config.toml": config_9d.encode()})
+    assert client.upload("/api/backup/restore", archive).status == 200
+
+
+def test_a_restore_checks_the_previous_config_too(client, workdir):
+    fill(workdir)
+    before = snapshot(workdir.root)
+    response = client.upload("/api/backup/restore", zip_of({"config.toml.previous": b"[[[ not valid"}))
+    assert response.status == 422
+    assert response.json()["error"].startswith(
+        "Nothing was restored: config.toml.previous in the archive is not valid"
+    )
+    assert snapshot(workdir.root) == before
