@@ -147,9 +147,11 @@ def build_dataset_job(workdir: Workdir, dimension: int, max_gap: float = DEFAULT
         if not len(dataset.events):
             job.finish("failed", f"the {dimension}d logs hold no performer events")
             return
-        target = dataset.save(workdir.folder("dataset") / dataset_filename(dimension))
+        target = workdir.folder("dataset") / dataset_filename(dimension)
+        replaced = " (it replaces the one built or uploaded before)" if target.exists() else ""
+        target = dataset.save(target)
         note = f"; {report.skipped} malformed rows skipped" if report.skipped else ""
-        job.finish("done", f"{target.name}: {dataset.summary()}{note}", dataset=target.name)
+        job.finish("done", f"{target.name}{replaced}: {dataset.summary()}{note}", dataset=target.name)
 
     return work
 

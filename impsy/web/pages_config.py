@@ -57,6 +57,8 @@ class ConfigPages(Handling):
     def config_save(self) -> Answer:
         raw = bottle.request.forms.getunicode("text", default=None)
         if raw is None:
+            if "text" in bottle.request.forms:  # getunicode gives None for bytes that are not UTF-8
+                return self.refuse(400, "the config text is not UTF-8: save it as UTF-8 and paste it again")
             return self.refuse(400, "no config text was sent (the form's text field is missing)")
         text = raw.replace("\r\n", "\n")
         if len(text.encode()) > self.settings.limits.config:

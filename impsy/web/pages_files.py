@@ -59,11 +59,8 @@ class FilePages(Handling):
                 config, _ = self.read_config()
                 if self.workdir.active_model(config) == name:
                     return self.refuse(409, f"{name} is the active model: make another one active first")
-                stem = name[: -len(".tflite")]
-                for suffix in (".keras", *MODEL_EXTRAS):
-                    extra = path.parent / (stem + suffix)
-                    if extra.is_file() and self.workdir.inside(extra):
-                        extra.unlink()
+                for companion in self.workdir.model_companions(name):
+                    companion.unlink()
             path.unlink()
             return self.done(f"Deleted {folder}/{name}.", f"/{folder}")
 
@@ -154,6 +151,7 @@ class FilePages(Handling):
                 f"`impsy-train export {name}` and upload the .tflite",
             )
         name = self.upload_name("model")
+        replacing = (self.workdir.folder("model") / name).exists()
         with self.uploaded("model", name, replace="tick 'replace' to overwrite it") as part:
             figures = self.settings.check_models([part])[0]
             if "error" in figures:
@@ -168,6 +166,10 @@ class FilePages(Handling):
                     "under another name and make that one active",
                 )
             target = part.with_name(name)  # where uploaded() keeps it
+            # The old model's report, plot and .keras describe another network: they go with it.
+            stale = self.workdir.model_companions(name) if replacing else []
+        for companion in stale:
+            companion.unlink(missing_ok=True)
         self.inventory.remember_model(target, figures)
         message = (
             f"Uploaded models/{name}: dimension {figures['dimension']}, size {figures['size'] or '-'}, "

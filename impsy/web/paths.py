@@ -112,6 +112,12 @@ class Workdir:
                 return path.name
         return None
 
+    def model_companions(self, name: str) -> list[Path]:
+        """The files that belong to models/<name>.tflite: its .keras twin, report and plot."""
+        folder, stem = self.root / KINDS["model"][0], name.removesuffix(".tflite")
+        paths = [folder / (stem + suffix) for suffix in (".keras", *MODEL_EXTRAS)]
+        return [path for path in paths if path.is_file() and self.inside(path)]
+
     def inside(self, path: Path) -> bool:
         """Does this path, with every symlink followed, stay inside the working folder?"""
         try:

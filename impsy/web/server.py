@@ -69,7 +69,8 @@ def set_password(args: argparse.Namespace) -> int:
         print("impsy webui: use at least 4 characters; nothing changed", file=sys.stderr)
         return 1
     write_password_hash(path, first)
-    print(f"password set (its hash is in {path}); restart the web UI if it is running")
+    # The web UI reads the file at every request: no restart needed.
+    print(f"password set (its hash is in {path}); it applies at once, and everyone logs in again")
     return 0
 
 

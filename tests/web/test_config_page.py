@@ -117,6 +117,15 @@ def test_a_save_without_the_text_field_is_refused(client):
     assert "no config text was sent (the form&#039;s text field is missing)" in response.text
 
 
+def test_config_text_that_is_not_utf8_says_so(client, workdir):
+    before = workdir.config.read_bytes()
+    body = f"csrf={client.token()}&action=save&text=title%20%3D%20%22caf%E9%22".encode()  # latin-1 é
+    response = client.request("POST", "/config", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 400
+    assert "the config text is not UTF-8: save it as UTF-8 and paste it again" in response.text
+    assert workdir.config.read_bytes() == before
+
+
 def test_the_api_answers_problems_as_json(client, workdir):
     response = client.post("/config", {"text": BAD_MODE}, headers={"Accept": "application/json"})
     assert response.status == 422

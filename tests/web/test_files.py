@@ -364,6 +364,10 @@ def test_building_a_dataset_shows_progress_and_matches_impsy_dataset(ui, client,
     assert built.sources == expected.sources
     assert end["message"] == f"training-dataset-4d.npz: {expected.summary()}"
     assert "training-dataset-4d.npz" in client.get("/datasets").text
+    again = ui.jobs.get(client.post("/datasets/build", {"dimension": "4"}).location.split("=")[1])
+    assert wait_for_end(again)["message"].startswith(
+        "training-dataset-4d.npz (it replaces the one built or uploaded before): "
+    )
 
 
 def test_building_from_no_logs_fails_with_a_reason(ui, client):
@@ -568,8 +572,13 @@ def test_replacing_a_model_needs_asking(client, workdir):
     response = client.upload("/api/models?name=m.tflite", b"MODEL dim=9")
     assert response.status == 409
     assert response.json() == {"error": "models/m.tflite already exists: tick 'replace' to overwrite it"}
+    models = workdir.folder("model")
+    for companion in ("m.keras", "m.report.json", "m.loss.png"):  # the old model's training
+        (models / companion).write_bytes(b"of the old model")
     assert client.upload("/api/models?name=m.tflite&replace=1", b"MODEL dim=9").status == 200
-    assert client.get("/api/models").json()["models"][0]["dimension"] == 9
+    listed = client.get("/api/models").json()["models"][0]
+    assert (listed["dimension"], listed["report"], listed["plot"]) == (9, False, False)
+    assert sorted(p.name for p in models.iterdir()) == ["m.tflite"]
 
 
 def test_the_active_model_is_not_replaced_by_one_of_another_dimension(client, workdir):
