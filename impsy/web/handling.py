@@ -221,9 +221,13 @@ class Handling:
             raise Refused(400, f"{name}: expected a number from {low} to {high}, found {raw}")
         return value
 
-    def upload_name(self, kind: str) -> str:
+    def sent_name(self) -> str:
+        """The file name an upload gives as ?name=, without any folder."""
         # getunicode: WSGI hands query strings over as latin-1; the name was sent as UTF-8.
-        name = Path((bottle.request.query.getunicode("name") or "").replace("\\", "/")).name
+        return Path((bottle.request.query.getunicode("name") or "").replace("\\", "/")).name
+
+    def upload_name(self, kind: str) -> str:
+        name = self.sent_name()
         if not name:
             raise Refused(400, "name the file: ?name=FILE")
         return check_name(kind, name)

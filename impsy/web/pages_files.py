@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import bottle
 
@@ -143,7 +142,7 @@ class FilePages(Handling):
 
     def upload_model(self) -> Answer:
         query = bottle.request.query
-        name = Path(query.get("name", "").replace("\\", "/")).name
+        name = self.sent_name()
         if name.endswith((".keras", ".h5")):
             return self.refuse(
                 415,
