@@ -355,12 +355,18 @@ def test_notes_held_thru_an_input_that_is_unplugged_are_ended():
     run(go())
 
 
-def test_feedback_protection_ignores_echoes_of_our_own_output_within_the_threshold():
-    fake.plug(QUNEO, output=False)
-    fake.plug(S1)
+def protected():
+    """A channel with feedback protection, on a clock the test moves: (channel, sink, now)."""
     channel, sink = make(THRU.replace("FEEDBACK", "true"), dimension=3)
     now = [100.0]
     channel.clock = lambda: now[0]
+    return channel, sink, now
+
+
+def test_feedback_protection_ignores_echoes_of_our_own_output_within_the_threshold():
+    fake.plug(QUNEO, output=False)
+    fake.plug(S1)
+    channel, sink, now = protected()
 
     async def go():
         await channel.start()
@@ -388,9 +394,7 @@ def test_feedback_protection_ignores_echoes_of_our_own_output_within_the_thresho
 
 def test_an_echo_is_timed_when_it_arrives_not_when_the_loop_gets_to_it():
     fake.plug(S1)
-    channel, sink = make(THRU.replace("FEEDBACK", "true"), dimension=3)
-    now = [100.0]
-    channel.clock = lambda: now[0]
+    channel, sink, now = protected()
 
     async def go():
         await channel.start()
