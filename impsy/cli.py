@@ -27,6 +27,7 @@ from impsy.dataset import (
     build_dataset,
     dataset_filename,
     dimensions_in,
+    max_gap_argument,
 )
 from impsy.model import Model, ModelError, load_model
 from impsy.web.options import add_arguments as add_webui_arguments
@@ -221,7 +222,7 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-gap",
-        type=float,
+        type=max_gap_argument,
         default=DEFAULT_MAX_GAP,
         help=f"pauses longer than this count as this many seconds (default: {DEFAULT_MAX_GAP:g})",
     )
@@ -232,16 +233,24 @@ def run_dataset(args: argparse.Namespace) -> int:
     dims = [args.dimension] if args.dimension else dimensions_in(args.logs)
     if not dims:
         raise DatasetError(f"{args.logs}: no IMPSY logs (*-<D>d-mdrnn.log) found")
+    built = 0
     for dimension in dims:
         dataset, report = build_dataset(args.logs, dimension, args.max_gap)
         if not len(dataset.events):
-            raise DatasetError(f"{args.logs}: no performer events in {dimension}d logs")
+            # Said, and the other dimensions still built: one odd log must not block them.
+            print(f"{args.logs}: no performer events in the {dimension}d logs; no {dimension}d dataset")
+            for problem in report.problems[:3]:
+                print(f"    {problem}")
+            continue
+        built += 1
         path = dataset.save(args.out / dataset_filename(dimension))
         print(f"{path}: {dataset.summary()}")
         if report.skipped:
             print(f"  skipped {report.skipped} malformed rows, for example:")
             for problem in report.problems[:3]:
                 print(f"    {problem}")
+    if not built:
+        raise DatasetError(f"{args.logs}: no performer events in any {'/'.join(f'{d}d' for d in dims)} log")
     return 0
 
 

@@ -14,8 +14,10 @@ File: a ``.npz`` holding plain arrays only: ``events`` float32 [N, D], ``starts`
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import math
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -87,6 +89,17 @@ class Dataset:
         )
         tmp.replace(path)  # readers never see a half-written dataset
         return path
+
+
+def max_gap_argument(text: str) -> float:
+    """--max-gap on a command line: a number of seconds above 0 (argparse's type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, found {text!r}")
+    return value
 
 
 def event_dt(times: np.ndarray, max_gap: float = DEFAULT_MAX_GAP) -> np.ndarray:

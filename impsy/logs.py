@@ -65,6 +65,7 @@ class LogRead:
 
 
 MAX_PROBLEMS_KEPT = 5
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A row of 1,000 controls is about 20 KB: a longer "line" (a file of NULs, say) is read in
 # pieces of this size, each one malformed, so that memory stays bounded.
 MAX_LINE = 64 * 1024
@@ -111,7 +112,8 @@ def read_log(path: str | Path, dimension: int | None = None, source: str = INTER
             except ValueError as error:
                 skip(number, str(error))
                 continue
-            if not all(math.isfinite(v) for v in values):
+            # Finite as stored: datasets keep float32, where 1e308 would become infinity.
+            if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in values):
                 skip(number, "a value is not a finite number")
                 continue
             times.append(when)

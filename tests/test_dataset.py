@@ -15,6 +15,7 @@ from impsy.dataset import (
     event_dt,
     load_dataset,
 )
+from impsy.logs import read_log
 
 
 def test_long_pauses_are_capped_and_clock_jumps_back_are_zero():
@@ -147,3 +148,42 @@ def test_impsy_dataset_without_logs_is_one_friendly_line(tmp_path, monkeypatch):
     run = subprocess.run([sys.executable, "-m", "impsy", "dataset"], capture_output=True, text=True)
     assert run.returncode == 1
     assert run.stderr == "impsy: error: logs: no IMPSY logs (*-<D>d-mdrnn.log) found\n"
+
+
+def test_a_dimension_with_no_performer_rows_does_not_block_the_others(
+    make_logs, tmp_path, capsys, monkeypatch
+):
+    make_logs(dimension=4, performances=2, events=40)
+    (tmp_path / "logs" / "2026-02-01T10-00-00-9d-mdrnn.log").write_text(
+        "2026-02-01T10:00:00,rnn,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8\n"  # only the model played
+    )
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["dataset"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "datasets/training-dataset-4d.npz: 2 performances, 160 events, 0 min 18 s of playing",
+        "logs: no performer events in the 9d logs; no 9d dataset",
+    ]
+
+
+@pytest.mark.parametrize("gap", ["-1", "0", "nan", "inf", "five"])
+def test_max_gap_must_be_a_number_of_seconds_above_0(tmp_path, gap):
+    run = subprocess.run(
+        [sys.executable, "-m", "impsy", "dataset", f"--max-gap={gap}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 2
+    assert f"--max-gap: expected a number of seconds above 0, found '{gap}'" in run.stderr
+    assert not (tmp_path / "datasets").exists()
+
+
+def test_a_value_too_big_for_float32_is_a_malformed_row(tmp_path):
+    path = tmp_path / "2026-01-01T00-00-00-4d-mdrnn.log"
+    path.write_text(
+        "2026-01-01T00:00:00,interface,0.1,1e308,0.2\n2026-01-01T00:00:01,interface,0.1,0.2,0.3\n"
+    )
+    read = read_log(path)
+    assert read.events == 1 and read.skipped == 1
+    assert np.isfinite(read.controls).all()

@@ -163,6 +163,25 @@ def test_export_of_an_original_weights_only_h5_says_to_retrain(tmp_path, capsys)
     assert "train a new one from the same logs with `impsy-train train`" in err
 
 
+def test_a_new_model_never_replaces_one_that_is_there(tmp_path):
+    from impsy_train.training import free_stem
+
+    name = "musicMDRNN-dim9-layers2-units64-mixtures5-scale10"
+    assert free_stem(tmp_path, name) == tmp_path / name
+    (tmp_path / f"{name}.tflite").write_bytes(b"the shipped model config.toml plays")
+    assert free_stem(tmp_path, name) == tmp_path / f"{name}-2"
+    (tmp_path / f"{name}-2.report.json").write_text("{}")  # any of a model's files takes the name
+    assert free_stem(tmp_path, name) == tmp_path / f"{name}-3"
+
+
+def test_export_never_writes_over_the_model_it_exports(tiny_model, capsys):
+    keras_file = tiny_model["keras"]
+    before = keras_file.read_bytes()
+    assert cli.main(["export", str(keras_file), "--out", str(keras_file)]) == 1
+    assert "that is the model being exported; give a .tflite name" in capsys.readouterr().err
+    assert keras_file.read_bytes() == before
+
+
 def test_training_too_little_data_is_a_clear_error():
     tiny = Dataset(3, np.zeros((20, 3)), np.array([0, 10]), ["a", "b"])
     with pytest.raises(ValueError, match="no performance has the 51 events a training window needs"):

@@ -19,6 +19,7 @@ from impsy.dataset import (
     build_dataset,
     dataset_filename,
     load_dataset,
+    max_gap_argument,
 )
 from impsy.model import SIZES
 from impsy_train import __version__
@@ -34,8 +35,11 @@ def load_training_data(args: argparse.Namespace) -> Dataset:
         if default.is_file() and not args.logs_given:
             dataset = load_dataset(default, allow_pickle=args.allow_pickle)
             print(f"dataset: {default}")
+            if args.max_gap is not None and args.max_gap != dataset.meta.get("max_gap"):
+                print(f"  note: it was built with --max-gap {dataset.meta.get('max_gap')}; "
+                      f"--max-gap {args.max_gap:g} applies only with --logs")  # fmt: skip
         else:
-            dataset, _ = build_dataset(args.logs, args.dimension, args.max_gap)
+            dataset, _ = build_dataset(args.logs, args.dimension, args.max_gap or DEFAULT_MAX_GAP)
             print(f"dataset: built from {args.logs}")
     if args.dimension and dataset.dimension != args.dimension:
         raise DatasetError(
@@ -85,6 +89,9 @@ def run_export(args: argparse.Namespace) -> int:
 
     if not Path(args.model).is_file():
         raise FileNotFoundError(f"{args.model}: no such file")
+    out = args.out or Path(args.model).with_suffix(".tflite")
+    if Path(out).resolve() == Path(args.model).resolve():
+        raise ValueError(f"--out {out}: that is the model being exported; give a .tflite name")
     try:
         model = keras.saving.load_model(args.model, compile=False)
     except (ValueError, TypeError, OSError) as error:
@@ -93,7 +100,7 @@ def run_export(args: argparse.Namespace) -> int:
             f"{args.model}: not an MDRNN impsy-train can read ({error}). A model the original "
             "IMPSY trained cannot be converted: train a new one from the same logs with `impsy-train train`"
         ) from None
-    path, difference = export_tflite(model, args.out or Path(args.model).with_suffix(".tflite"))
+    path, difference = export_tflite(model, out)
     print(f"{path}: Keras and LiteRT agree within {difference:.1e}")
     return 0
 
@@ -159,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--datasets", type=Path, default=Path("datasets"), help=argparse.SUPPRESS)
     train.add_argument("--models", type=Path, default=Path("models"), help="where to save (default: models)")
     train.add_argument(
-        "--max-gap", type=float, default=DEFAULT_MAX_GAP, help="longest pause kept, in seconds"
+        "--max-gap", type=max_gap_argument, default=None, help="longest pause kept, in seconds (default: 5)"
     )
     train.add_argument(
         "--seq-len", type=int, default=defaults.seq_len, help="window length in events (default: %(default)s)"

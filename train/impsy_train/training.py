@@ -174,12 +174,26 @@ def train(
     )
 
 
+# What one trained model is made of, beside each other in models/.
+MODEL_FILES = (".keras", ".tflite", ".report.json", ".loss.png")
+
+
+def free_stem(folder: Path, name: str) -> Path:
+    """folder/name, or name-2, -3 ...: a new model never replaces one that is there (the
+    shipped one that config.toml plays, a model trained yesterday)."""
+    candidate, n = name, 1
+    while any((folder / (candidate + suffix)).exists() for suffix in MODEL_FILES):
+        n += 1
+        candidate = f"{name}-{n}"
+    return folder / candidate
+
+
 def save(result: TrainResult, models_dir: str | Path, parity_events: np.ndarray | None = None) -> TrainResult:
     """Write the .keras model, the checked .tflite, and the JSON and PNG report into models_dir."""
     from impsy_train.report import write_report
 
     layers, units = SIZES[result.settings.size]
-    stem = Path(models_dir) / model_filename(result.dimension, layers, units)
+    stem = free_stem(Path(models_dir), model_filename(result.dimension, layers, units))
     stem.parent.mkdir(parents=True, exist_ok=True)
     keras_path = stem.with_suffix(".keras")
     result.model.save(keras_path)
