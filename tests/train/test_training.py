@@ -68,6 +68,19 @@ def test_validation_holds_out_whole_performances(tiny_model):
     assert not any(np.shares_memory(t, split.validation[0]) for t in split.train)
 
 
+def test_only_performances_long_enough_for_a_window_are_held_out():
+    short = [np.zeros((30, 4), np.float32)] * 5  # shorter than one window of 50 + 1
+    long = [np.ones((160, 4), np.float32)] * 2
+    performances = short + long
+    dataset = Dataset(4, np.concatenate(performances), np.cumsum([0] + [len(p) for p in performances[:-1]]),
+                      [f"p{i}.log" for i in range(7)])  # fmt: skip
+    for seed in range(20):
+        split = split_by_performance(dataset, 0.5, seed=seed, min_events=51)
+        assert split.validation_logs in (["p5.log"], ["p6.log"])
+    with pytest.raises(ValueError, match=r"at least two performances of 51 events or more .* 0 of the 5"):
+        split_by_performance(Dataset(4, np.concatenate(short), np.arange(5) * 30, []), min_events=51)
+
+
 def test_windows_never_cross_performances():
     a = np.zeros((30, 2), np.float32)
     b = np.ones((30, 2), np.float32)
@@ -184,7 +197,9 @@ def test_export_never_writes_over_the_model_it_exports(tiny_model, capsys):
 
 def test_training_too_little_data_is_a_clear_error():
     tiny = Dataset(3, np.zeros((20, 3)), np.array([0, 10]), ["a", "b"])
-    with pytest.raises(ValueError, match="no performance has the 51 events a training window needs"):
+    with pytest.raises(
+        ValueError, match=r"at least two performances of 51 events or more \(a training window\); 0 of the 2"
+    ):
         train(tiny, TrainSettings(size="xxs", epochs=1))
 
 

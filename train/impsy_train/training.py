@@ -124,7 +124,9 @@ def train(
     The held-out performances are drawn from the seed unless `split` names them.
     """
     keras.utils.set_random_seed(settings.seed)
-    split = split or split_by_performance(dataset, settings.validation_fraction, settings.seed)
+    split = split or split_by_performance(
+        dataset, settings.validation_fraction, settings.seed, min_events=settings.seq_len + 1
+    )
     x_train, y_train = windows(split.train, settings.seq_len, settings.seq_step)
     # Validation windows do not overlap, so each held-out event counts once.
     x_val, y_val = windows(split.validation, settings.seq_len, settings.seq_len)

@@ -22,14 +22,27 @@ class Split:
     validation_logs: list[str]
 
 
-def split_by_performance(dataset: Dataset, validation_fraction: float = 0.1, seed: int = 0) -> Split:
-    """Hold out whole performances, so validation never sees a neighbour of a training window."""
+def split_by_performance(
+    dataset: Dataset, validation_fraction: float = 0.1, seed: int = 0, min_events: int = 0
+) -> Split:
+    """Hold out whole performances, so validation never sees a neighbour of a training window.
+
+    Only performances of at least `min_events` (one window) are held out: a short one would
+    leave validation empty however long the others are.
+    """
     performances = dataset.performances()
     if len(performances) < 2:
         raise ValueError("validation needs at least two performances (log files); record another one")
+    long_enough = [i for i, p in enumerate(performances) if len(p) >= min_events]
+    if len(long_enough) < 2:
+        raise ValueError(
+            f"validation needs at least two performances of {min_events} events or more "
+            f"(a training window); {len(long_enough)} of the {len(performances)} are that long"
+        )
     names = dataset.sources or [f"performance {i + 1}" for i in range(len(performances))]
-    held = max(1, round(validation_fraction * len(performances)))
-    chosen = set(np.random.default_rng(seed).choice(len(performances), size=held, replace=False).tolist())
+    held = min(len(long_enough) - 1, max(1, round(validation_fraction * len(performances))))
+    rng = np.random.default_rng(seed)
+    chosen = set(rng.choice(long_enough, size=held, replace=False).tolist())
     return Split(
         train=[p for i, p in enumerate(performances) if i not in chosen],
         validation=[p for i, p in enumerate(performances) if i in chosen],
