@@ -95,4 +95,6 @@ class Checks:
         if guard.login_ok(request.get_cookie(AUTH_COOKIE)):
             return True
         header, client = request.get_header("Authorization"), request.remote_addr or ""
-        return bool(header and not guard.throttled(client) and guard.basic_ok(header, client))
+        if header and guard.throttled(client):  # said as such, not as "wrong password"
+            raise Refused(429, "too many wrong passwords: wait a minute and try again")
+        return bool(header and guard.basic_ok(header, client))

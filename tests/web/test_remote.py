@@ -142,6 +142,48 @@ def test_a_password_protected_instrument(instrument, tmp_path):
     assert right.returncode == 0, right.stderr
 
 
+def test_after_too_many_wrong_passwords_the_right_one_is_told_to_wait(instrument, tmp_path):
+    url, root, _ = instrument
+    write_password_hash(root / ".webui" / "password", "sesame")
+    for _ in range(5):
+        with pytest.raises(NeedPassword):
+            pull(Remote(url, "open"), tmp_path / "a", io.StringIO())
+    with pytest.raises(RemoteError, match=r"refused \(429\): too many wrong passwords: wait a minute"):
+        pull(Remote(url, "sesame"), tmp_path / "b", io.StringIO())
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:4000", "http://exa mple", "http://"])
+def test_what_is_not_a_web_address_is_refused_at_once(url):
+    with pytest.raises(RemoteError, match=r"not a web address such as http://impsypi\.local:4000"):
+        Remote(url)
+
+
+def test_a_server_that_is_not_impsy_is_a_clear_error(tmp_path):
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html>a router's page</html>" if self.path == "/api/logs" else b'{"other": 1}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        remote = Remote(f"http://127.0.0.1:{server.server_port}")
+        for ask in (remote.logs, remote.token):  # HTML, then JSON without the key
+            with pytest.raises(RemoteError, match="answered, but not as IMPSY's web UI does"):
+                ask()
+    finally:
+        server.shutdown()
+
+
 def test_pull_and_push_never_import_tensorflow(instrument, tmp_path):
     url, _, _ = instrument
     code = (

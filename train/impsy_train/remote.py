@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import getpass
+import http.client
 import json
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
@@ -37,6 +39,9 @@ class Remote:
     def __init__(self, url: str, password: str | None = None, timeout: float = TIMEOUT) -> None:
         if "://" not in url:
             url = "http://" + url
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
+            raise RemoteError(f"{url}: not a web address such as http://impsypi.local:4000")
         self.base = url.rstrip("/")
         self.password = password
         self.timeout = timeout
@@ -61,7 +66,7 @@ class Remote:
             if error.code == 401:
                 raise NeedPassword(str(message)) from None
             raise RemoteError(f"{self.base} refused ({error.code}): {message}") from None
-        except (urllib.error.URLError, OSError) as error:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
             raise RemoteError(
                 f"cannot reach {self.base} ({reason}); is the instrument plugged in and started? "
@@ -70,16 +75,27 @@ class Remote:
 
     def json(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         with self._request(method, path, body, headers) as response:
-            return json.loads(response.read())
+            try:
+                return json.loads(response.read())
+            except ValueError:
+                raise self.stranger() from None
 
     def token(self) -> str:
         if self._token is None:
-            with self._request("GET", "/api/csrf") as response:
-                self._token = json.loads(response.read())["token"]
+            self._token = self.field(self.json("GET", "/api/csrf"), "token")
         return self._token
 
+    def field(self, answer: object, key: str):
+        """answer[key] of a JSON answer, or a RemoteError if the server is not an IMPSY web UI."""
+        if not isinstance(answer, dict) or key not in answer:
+            raise self.stranger()
+        return answer[key]
+
+    def stranger(self) -> RemoteError:
+        return RemoteError(f"{self.base} answered, but not as IMPSY's web UI does: is that its address?")
+
     def logs(self) -> list[dict]:
-        return self.json("GET", "/api/logs")["logs"]
+        return self.field(self.json("GET", "/api/logs"), "logs")
 
     def download(self, path: str, target: Path) -> int:
         """Save a file the web UI serves; written beside the target first, so never half-written."""
