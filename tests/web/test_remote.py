@@ -184,12 +184,13 @@ def test_a_server_that_is_not_impsy_is_a_clear_error(tmp_path):
         server.shutdown()
 
 
-def test_pull_and_push_never_import_tensorflow(instrument, tmp_path):
+def test_pull_push_and_dataset_never_import_tensorflow(instrument, tmp_path):
     url, _, _ = instrument
     code = (
         "import sys\n"
         "from impsy_train.cli import main\n"
         f"main(['pull', {url!r}, '--dest', {str(tmp_path)!r}])\n"
+        f"main(['dataset', '--logs', {str(tmp_path)!r}, '--out', {str(tmp_path / 'datasets')!r}])\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

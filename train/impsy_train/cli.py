@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     errors: tuple[type[Exception], ...] = (*USER_ERRORS, RemoteError)
-    if args.command not in ("pull", "push"):  # these two never need TensorFlow
+    if args.command not in ("pull", "push", "dataset"):  # these never need TensorFlow
         from impsy_train.export import ExportError
         from impsy_train.training import TrainingError
 
