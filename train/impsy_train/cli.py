@@ -166,7 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--datasets", type=Path, default=Path("datasets"), help=argparse.SUPPRESS)
     train.add_argument("--models", type=Path, default=Path("models"), help="where to save (default: models)")
     train.add_argument(
-        "--max-gap", type=max_gap_argument, default=None, help="longest pause kept, in seconds (default: 5)"
+        "--max-gap",
+        type=max_gap_argument,
+        default=None,
+        help=f"longest pause kept, in seconds (default: {DEFAULT_MAX_GAP:g})",
     )
     train.add_argument(
         "--seq-len", type=int, default=defaults.seq_len, help="window length in events (default: %(default)s)"
