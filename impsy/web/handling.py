@@ -239,15 +239,14 @@ class Handling:
         for it), ?replace=1 may overwrite a file of that name."""
         folder = self.workdir.folder(kind)
         target = folder / name
-        if target.exists() or target.is_symlink():
-            if replace is None:
-                raise Refused(409, f"{KINDS[kind][0]}/{name} already exists: delete it first to replace it")
-            if bottle.request.query.get("replace") != "1":
-                raise Refused(409, f"{KINDS[kind][0]}/{name} already exists: {replace}")
+        may_replace = replace is not None and bottle.request.query.get("replace") == "1"
+        if (target.exists() or target.is_symlink()) and not may_replace:
+            how = "delete it first to replace it" if replace is None else replace
+            raise Refused(409, f"{KINDS[kind][0]}/{name} already exists: {how}")
         part = self.receive(folder, target.suffix)
         try:
             yield part
-            if replace is not None and bottle.request.query.get("replace") == "1":
+            if may_replace:
                 os.replace(part, target)
             elif not _place_new(part, target):  # taken while the body arrived: never overwrite
                 raise Refused(409, f"{KINDS[kind][0]}/{name} was just uploaded by someone else")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from impsy.dataset import DEFAULT_MAX_GAP, build_from_logs, dataset_filename
 from impsy.logs import find_logs
-from impsy.web.paths import MODEL_EXTRAS, Workdir, unique_name
+from impsy.web.paths import MODEL_COMPANIONS, Workdir, unique_name
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ def collect_trained(workdir: Workdir, staging: Path) -> list[str]:
         stem = tflite.name[: -len(".tflite")]
         name = unique_name(models, tflite.name, ".tflite")
         new_stem = name[: -len(".tflite")]
-        for suffix in (".keras", *MODEL_EXTRAS):
+        for suffix in MODEL_COMPANIONS:
             extra = staging / (stem + suffix)
             if extra.is_file():
                 shutil.move(str(extra), models / (new_stem + suffix))

@@ -33,6 +33,7 @@ KINDS: dict[str, tuple[str, re.Pattern[str], str]] = {
 }
 # Files beside a model: its training report and loss plot.
 MODEL_EXTRAS = (".report.json", ".loss.png")
+MODEL_COMPANIONS = (".keras", *MODEL_EXTRAS)  # the files beside a model's .tflite
 NAME_RULE = "letters, digits, '.', '_' and '-' only, not starting with '.'"
 
 
@@ -115,7 +116,7 @@ class Workdir:
     def model_companions(self, name: str) -> list[Path]:
         """The files that belong to models/<name>.tflite: its .keras twin, report and plot."""
         folder, stem = self.root / KINDS["model"][0], name.removesuffix(".tflite")
-        paths = [folder / (stem + suffix) for suffix in (".keras", *MODEL_EXTRAS)]
+        paths = [folder / (stem + suffix) for suffix in MODEL_COMPANIONS]
         return [path for path in paths if path.is_file() and self.inside(path)]
 
     def inside(self, path: Path) -> bool:
