@@ -831,19 +831,20 @@ class _Reader:
             # name it in both tables. A port serves one channel: serial MIDI gets it and CSV
             # serial stays off, so it is opened once.
             if "port" not in serialmidi:
-                self.warn(
-                    "serial",
+                why = (
                     f"[serialmidi] has no port of its own, so it uses [serial]'s ({port!r}) and the CSV "
                     f"serial channel stays off; to say so directly, move `port = {_quote(port)}` into "
-                    "[serialmidi] and remove [serial]",
+                    "[serialmidi] and remove [serial]"
                 )
-                sections["serial"] = None
             elif _same_device(serialmidi["port"], port):
-                self.warn(
-                    "serial",
+                why = (
                     f"[serial] and [serialmidi] both name {port!r}, and a port serves one channel: serial "
-                    "MIDI gets it and the CSV serial channel stays off; to say so directly, remove [serial]",
+                    "MIDI gets it and the CSV serial channel stays off; to say so directly, remove [serial]"
                 )
+            else:
+                why = None
+            if why:
+                self.warn("serial", why)
                 sections["serial"] = None
         # These three UDP ports are all bound on this machine, so no two may be the same.
         udp = {"webui.monitor_port": webui.monitor_port, "webui.command_port": webui.command_port}
