@@ -68,10 +68,10 @@ def _message(data: bytes) -> str | None:
         return "an address with no end"
     if offset == len(data) or data[offset : offset + 1] != b",":
         return None  # no type tags: python-osc reads no arguments, or refuses it
-    tags_end = _after_string(data, offset)
-    if tags_end is None:
+    tags_end = data.find(b"\0", offset)
+    if tags_end < 0:
         return "type tags with no end"
-    tags, offset = data[offset + 1 : data.index(b"\0", offset)].decode("latin-1"), tags_end
+    tags, offset = data[offset + 1 : tags_end].decode("latin-1"), _padded(tags_end)
     for tag in tags:
         if tag in FIXED_SIZES:
             offset += FIXED_SIZES[tag]
@@ -92,4 +92,9 @@ def _message(data: bytes) -> str | None:
 def _after_string(data: bytes, offset: int) -> int | None:
     """Where the next field starts after the padded string at `offset`, or None if unended."""
     end = data.find(b"\0", offset)
-    return None if end < 0 else (end // 4 + 1) * 4
+    return None if end < 0 else _padded(end)
+
+
+def _padded(end: int) -> int:
+    """The next 4-byte boundary after a string's terminating NUL at `end`."""
+    return (end // 4 + 1) * 4
