@@ -78,8 +78,8 @@ class Settings:
 class _Pending:
     due: float
     event: np.ndarray = field(compare=False)  # [dt, x1..xn] as sampled
-    after: float = field(compare=False, default=0.0)  # due = max(earliest, after + dt x timescale)
-    earliest: float = field(compare=False, default=-np.inf)
+    after: float = field(compare=False)  # due = max(earliest, after + dt x timescale)
+    earliest: float = field(compare=False)
 
 
 class Core:
