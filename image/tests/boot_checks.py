@@ -94,24 +94,23 @@ class VM:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def ssh(self, command: str, timeout: float = 60, stdin: bytes | None = None):
-        cmd = [
+    def _ssh_command(self, command: str) -> list[str]:
+        return [
             "ssh", "-p", str(self.ssh_port), "-i", self.args.key, "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
             f"{self.args.user}@127.0.0.1", command,
         ]  # fmt: skip
+
+    def ssh(self, command: str, timeout: float = 60, stdin: bytes | None = None):
+        cmd = self._ssh_command(command)
         try:
             return subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             return subprocess.CompletedProcess(cmd, 124, b"", f"timed out after {timeout:g} s".encode())
 
     def ssh_popen(self, command: str) -> subprocess.Popen:
-        cmd = [
-            "ssh", "-p", str(self.ssh_port), "-i", self.args.key, "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", f"{self.args.user}@127.0.0.1", command,
-        ]  # fmt: skip
+        cmd = self._ssh_command(command)
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def put(self, local: Path, remote: str) -> None:
