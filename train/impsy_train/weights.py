@@ -1,0 +1,116 @@
+"""An MDRNN's numbers as plain numpy arrays, and the one inference step they define.
+
+This is the contract between the trainer, the .tflite writer and its reader: whatever
+trains the network fills a Weights, the writer turns it into a one-step graph, and
+`step` below is the reference that the written file must match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SIGMA_FLOOR = 1e-7  # keeps sigmas strictly positive (ELU + 1 + floor), as the original IMPSY did
+
+
+@dataclass
+class Weights:
+    """LSTM layers (gate order i, f, g, o) and the mixture head.
+
+    lstm[i] = (kernel [inputs, 4U], recurrent [U, 4U], bias [4U]); the first layer's inputs
+    are the D event values, later layers' are the U outputs of the layer below.
+    head_kernel [U, K(2D+1)] and head_bias [K(2D+1)] give K*D means, K*D sigma
+    pre-activations and K logits, side by side in that order.
+    """
+
+    lstm: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    head_kernel: np.ndarray
+    head_bias: np.ndarray
+    dimension: int
+    mixtures: int
+
+    @property
+    def layers(self) -> int:
+        return len(self.lstm)
+
+    @property
+    def units(self) -> int:
+        return self.lstm[0][1].shape[0]
+
+    def arrays(self) -> list[np.ndarray]:
+        """Every array in a fixed order (the order `from_arrays` reads back)."""
+        return [a for layer in self.lstm for a in layer] + [self.head_kernel, self.head_bias]
+
+    @classmethod
+    def from_arrays(cls, arrays: list[np.ndarray], dimension: int, mixtures: int) -> Weights:
+        *lstm, head_kernel, head_bias = arrays
+        layers = [tuple(lstm[i : i + 3]) for i in range(0, len(lstm), 3)]
+        return cls(layers, head_kernel, head_bias, dimension, mixtures)
+
+    def astype(self, dtype: type) -> Weights:
+        return Weights.from_arrays([a.astype(dtype) for a in self.arrays()], self.dimension, self.mixtures)
+
+    def check(self) -> None:
+        """Raise ValueError unless every shape fits one network."""
+        d, k, u = self.dimension, self.mixtures, self.units
+        inputs = d
+        for i, (kernel, recurrent, bias) in enumerate(self.lstm):
+            expected = ((inputs, 4 * u), (u, 4 * u), (4 * u,))
+            if (kernel.shape, recurrent.shape, bias.shape) != expected:
+                raise ValueError(f"LSTM layer {i}: shapes {kernel.shape} {recurrent.shape} {bias.shape}")
+            inputs = u
+        if self.head_kernel.shape != (u, k * (2 * d + 1)) or self.head_bias.shape != (k * (2 * d + 1),):
+            raise ValueError(f"mixture head: shapes {self.head_kernel.shape} {self.head_bias.shape}")
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warnings for large |x|
+
+
+def elu_plus_one(x: np.ndarray) -> np.ndarray:
+    """ELU(x) + 1 + SIGMA_FLOOR: the sigmas, positive and linear for large x."""
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))) + (1.0 + SIGMA_FLOOR)
+
+
+def step(weights: Weights, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One inference step: x [D] (already scaled), state [layers, 2, U] (h, c) -> params, state.
+
+    It has exactly the runtime's contract (`params` [K(2D+1)] with positive sigmas), so it is
+    the reference the .tflite must reproduce.
+    """
+    h = np.asarray(x, np.float64)[None]
+    new = np.empty_like(state)
+    for i, (kernel, recurrent, bias) in enumerate(weights.lstm):
+        h_prev, c_prev = state[i, 0][None], state[i, 1][None]
+        i_, f, g, o = np.split(h @ kernel + h_prev @ recurrent + bias, 4, axis=1)
+        c = sigmoid(f) * c_prev + sigmoid(i_) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        new[i, 0], new[i, 1] = h[0], c[0]
+    kd = weights.dimension * weights.mixtures
+    raw = (h @ weights.head_kernel + weights.head_bias)[0]
+    params = np.concatenate([raw[:kd], elu_plus_one(raw[kd : 2 * kd]), raw[2 * kd :]])
+    return params, new
+
+
+def random_weights(dimension: int, layers: int, units: int, mixtures: int, seed: int = 0) -> Weights:
+    """Glorot-uniform kernels, orthogonal recurrent matrices, forget-gate bias 1 (as Keras starts)."""
+    rng = np.random.default_rng(seed)
+
+    def glorot(fan_in: int, fan_out: int) -> np.ndarray:
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, (fan_in, fan_out))
+
+    def orthogonal(n: int, m: int) -> np.ndarray:
+        q, r = np.linalg.qr(rng.standard_normal((m, n)))
+        return (q * np.sign(np.diag(r))).T
+
+    lstm, inputs = [], dimension
+    for _ in range(layers):
+        bias = np.zeros(4 * units)
+        bias[units : 2 * units] = 1.0
+        lstm.append((glorot(inputs, 4 * units), orthogonal(units, 4 * units), bias))
+        inputs = units
+    outputs = mixtures * (2 * dimension + 1)
+    weights = Weights(lstm, glorot(units, outputs), np.zeros(outputs), dimension, mixtures)
+    return weights.astype(np.float32)
