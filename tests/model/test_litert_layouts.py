@@ -1,108 +1,103 @@
 """Models from elsewhere: original IMPSY exports load, whatever order their tensors come in;
-Flex models are refused."""
+Flex models are refused.
+
+The .tflite files are committed fixtures (tests/data/models, see its README), made once with
+TensorFlow; the expected predictions are computed here with numpy from their weights.
+"""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")  # these tests build their models with TensorFlow
-import keras
-import tensorflow as tf
-from impsy_train.export import convert, lstm_step, read_weights
-from impsy_train.network import MixtureHead, network_shape
+from impsy.model import SCALE, ModelError, load_model
+from impsy.model.litert import interpreter_class
 
-from impsy.model import ModelError, load_model
+MODELS = Path(__file__).resolve().parents[1] / "data" / "models"
+POSITIONAL = MODELS / "original-positional-4d.tflite"
+KERAS = MODELS / "original-keras-4d.tflite"
+FLEX = MODELS / "flex-op.tflite"
+WEIGHTS = MODELS / "original-4d-weights.npz"
 
-pytestmark = pytest.mark.train
+DIMENSION, LAYERS, UNITS, MIXTURES = 4, 2, 16, 5
+SIGMA_FLOOR = 1e-7
 
 
-def original_layout(weights) -> bytes:
-    """What the original IMPSY exported: no signature; inputs x, h0, c0, h1, c1; params first out."""
-    d, units, layers = weights.dimension, weights.units, len(weights.lstm)
-    specs = [tf.TensorSpec([1, 1, d], tf.float32, name="inputs")]
-    for i in range(layers):
-        specs += [
-            tf.TensorSpec([1, units], tf.float32, name=f"state_h_{i}"),
-            tf.TensorSpec([1, units], tf.float32, name=f"state_c_{i}"),
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+class Reference:
+    """The fixtures' network in numpy: LSTM layers (Keras gate order i, f, g, o) and the
+    mixture head (K*D means, K*D sigmas as ELU + 1 + floor, K logits)."""
+
+    def __init__(self, path: Path) -> None:
+        with np.load(path, allow_pickle=False) as w:
+            weights = {k: w[k].astype(np.float64) for k in w.files}
+        self.lstm = [
+            (weights[f"lstm_{i}_kernel"], weights[f"lstm_{i}_recurrent"], weights[f"lstm_{i}_bias"])
+            for i in range(LAYERS)
         ]
+        self.head_kernel, self.head_bias = weights["head_kernel"], weights["head_bias"]
+        self.states = [(np.zeros(UNITS), np.zeros(UNITS)) for _ in range(LAYERS)]
 
-    @tf.function(input_signature=specs)
-    def step(x, *flat):
-        states = [(flat[2 * i], flat[2 * i + 1]) for i in range(layers)]
-        params, new = lstm_step(weights, tf.reshape(x, [1, d]), states)
-        return [params, *(t for pair in new for t in pair)]
-
-    return convert(step.get_concrete_function(), signature=None)
-
-
-def test_original_impsy_layout_gives_the_same_predictions(tiny_model, tmp_path):
-    path = tmp_path / "original.tflite"
-    path.write_bytes(original_layout(read_weights(tiny_model["result"].model)))
-    original, ours = load_model(path), load_model(tiny_model["tflite"])
-    assert original.info.layout == "original" and ours.info.layout == "impsy"
-    assert (
-        original.info.dimension,
-        original.info.layers,
-        original.info.units,
-        original.info.mixtures,
-    ) == (ours.info.dimension, ours.info.layers, ours.info.units, ours.info.mixtures)
-    events = tiny_model["dataset"].events[:50]
-    for event in events:
-        assert np.allclose(original.step(event), ours.step(event), atol=1e-5)
+    def step(self, event: np.ndarray) -> np.ndarray:
+        h = np.asarray(event, np.float64) * SCALE  # as the runtime feeds the network
+        new_states = []
+        for (kernel, recurrent, bias), (h_prev, c_prev) in zip(self.lstm, self.states, strict=True):
+            i, f, g, o = np.split(h @ kernel + h_prev @ recurrent + bias, 4)
+            c = sigmoid(f) * c_prev + sigmoid(i) * np.tanh(g)
+            h = sigmoid(o) * np.tanh(c)
+            new_states.append((h, c))
+        self.states = new_states
+        kd = DIMENSION * MIXTURES
+        z = h @ self.head_kernel + self.head_bias
+        mus, sigmas, logits = z[:kd], z[kd : 2 * kd], z[2 * kd :]
+        elu = np.where(sigmas > 0, sigmas, np.expm1(np.minimum(sigmas, 0.0)))
+        return np.concatenate([mus, elu + 1.0 + SIGMA_FLOOR, logits])
 
 
-def original_keras_conversion(trained: keras.Model) -> bytes:
-    """The original's own route: a Keras inference model with named state inputs, converted
-    with from_keras_model. The converter lists its tensors shuffled (seen: h1, c1, x, c0, h0)
-    and adds a `serving_default` signature; only the names give the order."""
-    dimension, layers, units, mixtures = network_shape(trained)
-    x = keras.Input(shape=(1, dimension), batch_size=1, name="inputs")
-    states_in, states_out, h = [], [], x
-    for i in range(layers):
-        pair = [keras.Input(shape=(units,), batch_size=1, name=f"state_{k}_{i}") for k in "hc"]
-        lstm = keras.layers.LSTM(
-            units, return_sequences=i < layers - 1, return_state=True, name=f"lstm_{i}"
-        )
-        h, state_h, state_c = lstm(h, initial_state=pair)
-        lstm.set_weights(trained.get_layer(f"lstm_{i}").get_weights())
-        states_in += pair
-        states_out += [state_h, state_c]
-    head = MixtureHead(dimension, mixtures, name="mdn")
-    params = head(h)
-    head.set_weights(trained.get_layer("mdn").get_weights())
-    inference = keras.Model([x, *states_in], [params, *states_out])
-    converter = tf.lite.TFLiteConverter.from_keras_model(inference)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+def events(n: int = 50, seed: int = 0) -> np.ndarray:
+    """A plausible run of events: dt around 50 ms, controls anywhere in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    out = rng.random((n, DIMENSION)).astype(np.float32)
+    out[:, 0] = rng.exponential(0.05, n)
+    return out
 
 
-def test_original_keras_conversion_is_read_by_tensor_names(tiny_model, tmp_path):
-    path = tmp_path / "original-keras.tflite"
-    path.write_bytes(original_keras_conversion(tiny_model["result"].model))
-    original, ours = load_model(path), load_model(tiny_model["tflite"])
-    assert original.info.layout == "original"
-    assert (original.info.dimension, original.info.layers, original.info.units) == (
-        ours.info.dimension,
-        ours.info.layers,
-        ours.info.units,
+def assert_predicts_as_reference(path: Path) -> None:
+    model, reference = load_model(path), Reference(WEIGHTS)
+    assert model.info.layout == "original"
+    assert (model.info.dimension, model.info.layers, model.info.units, model.info.mixtures) == (
+        DIMENSION,
+        LAYERS,
+        UNITS,
+        MIXTURES,
     )
     # Pairing h with c, or one layer's state with another's, would show within a few steps.
-    for event in tiny_model["dataset"].events[:50]:
-        assert np.allclose(original.step(event), ours.step(event), atol=1e-5)
+    for event in events():
+        np.testing.assert_allclose(model.step(event), reference.step(event), rtol=0, atol=1e-5)
 
 
-def test_flex_model_is_refused_with_the_way_out(tmp_path):
-    f = tf.function(
-        lambda x: tf.math.cumprod(x, axis=2), input_signature=[tf.TensorSpec([1, 1, 4], tf.float32)]
-    )
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()])
-    converter.target_spec.supported_ops = [
-        tf.lite.OpsSet.TFLITE_BUILTINS,
-        tf.lite.OpsSet.SELECT_TF_OPS,
-    ]
-    path = tmp_path / "flex.tflite"
-    path.write_bytes(converter.convert())
+def test_original_impsy_layout_gives_the_expected_predictions():
+    # No signature: x, h0, c0, h1, c1 in; params, then the new states, out.
+    assert_predicts_as_reference(POSITIONAL)
+
+
+def test_original_keras_conversion_is_read_by_tensor_names():
+    # from_keras_model lists the tensors shuffled (here h1, c1, x, c0, h0) and adds a
+    # `serving_default` signature; only the names give the order.
+    interpreter = interpreter_class()(model_path=str(KERAS))
+    assert list(interpreter.get_signature_list()) == ["serving_default"]
+    listed = [d["name"] for d in interpreter.get_input_details()]
+    assert not listed[0].endswith("inputs:0"), "the fixture should list its inputs out of order"
+    del interpreter
+    assert_predicts_as_reference(KERAS)
+
+
+def test_flex_model_is_refused_with_the_way_out():
     with pytest.raises(ModelError) as error:
-        load_model(path)
+        load_model(FLEX)
     assert "needs TensorFlow (Flex/Select-TF) ops" in str(error.value)
     assert "impsy-train export" in str(error.value)
     assert "from the original IMPSY" in str(error.value)  # its .keras cannot be re-exported
