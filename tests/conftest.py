@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -10,8 +9,6 @@ import numpy as np
 import pytest
 
 from impsy.logs import INTERFACE, RNN, LogWriter
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_9D = REPO / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
@@ -86,7 +83,7 @@ def tiny_model(tmp_path_factory) -> dict:
         dt[0] = 0.0
         performances.append(np.column_stack([dt, values]))
     dataset = Dataset(4, np.concatenate(performances), np.arange(4) * 160, [f"perf{p}.log" for p in range(4)])
-    result = train(dataset, TrainSettings(size="xxs", epochs=3, seq_len=20, seq_step=4), verbose=0)
+    result = train(dataset, TrainSettings(size="xxs", epochs=3, seq_len=20))
     folder = tmp_path_factory.mktemp("tiny-model")
     save(result, folder)
     return {

@@ -1,15 +1,13 @@
-"""The `impsy-train` command: dataset, train, export, and pull/push to an instrument."""
+"""The `impsy-train` command: dataset, train, finetune, and pull/push to an instrument."""
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
-
-# TensorFlow's C++ start-up chatter hides the messages a user needs; errors still show.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from impsy.cli import USER_ERRORS, add_dataset_arguments, run_command, run_dataset
 from impsy.dataset import (
@@ -49,9 +47,27 @@ def load_training_data(args: argparse.Namespace) -> Dataset:
     return dataset
 
 
+def epoch_printer(json_lines: bool):
+    """Print each epoch as it ends: a line for people, or JSON for the web UI (--progress json)."""
+
+    def show(p: dict) -> None:
+        if json_lines:
+            print(json.dumps({"progress": p}), flush=True)
+            return
+        left = f", about {p['eta'] / 60:.1f} min left" if p["epoch"] < p["epochs"] else ""
+        print(
+            f"epoch {p['epoch']}/{p['epochs']}: training {p['loss']:.3f}, held-out {p['val_loss']:.3f}"
+            f" (best: epoch {p['best_epoch']}), {p['seconds']:.0f} s{left}",
+            flush=True,
+        )
+
+    return show
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train, keep the best epoch, export and check the .tflite, write the report."""
-    from impsy_train.training import save, train
+    from impsy_train.threads import one_blas_thread
+    from impsy_train.training import size_warning, train
 
     args.logs_given = args.logs is not None
     args.logs = args.logs or Path("logs")
@@ -63,46 +79,69 @@ def run_train(args: argparse.Namespace) -> int:
         early_stopping=args.earlystopping,
         patience=args.patience,
         seq_len=args.seq_len,
-        seq_step=args.seq_step,
         learning_rate=args.learning_rate,
         seed=args.seed,
     )
-    print("training (Ctrl-C stops and keeps the best epoch so far)")
-    result = train(dataset, settings, verbose=1 if sys.stdout.isatty() else 2)
+    if warning := size_warning(dataset.dimension, settings.size, len(dataset.events)):
+        print(f"  warning: {warning}")
+    print("training (Ctrl-C stops and keeps the best epoch so far)", flush=True)
+    with one_blas_thread():
+        result = train(dataset, settings, progress=epoch_printer(args.progress == "json"))
+    return finish(result, args)
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    """Carry on training a model on the logs recorded since it was made."""
+    from impsy_train.finetune import FINE_TUNING, finetune, load_start, model_time, sort_logs
+    from impsy_train.threads import one_blas_thread
+
+    if not args.model.is_file():
+        raise FileNotFoundError(f"{args.model}: no such model file")
+    since = args.since or model_time(args.model)
+    tonight = sort_logs(args.logs, load_start(args.model).dimension, since)
+    print(f"{args.model.name}: made {since:%Y-%m-%d %H:%M}")
+    print(f"  learning from {len(tonight.new)} new logs, replaying {len(tonight.old)} older ones")
+    settings = (
+        FINE_TUNING if args.epochs is None else TrainSettings(**{**vars(FINE_TUNING), "epochs": args.epochs})
+    )
+    print("fine-tuning (Ctrl-C stops and keeps the best epoch so far)", flush=True)
+    with one_blas_thread():
+        result = finetune(args.model, tonight, args.max_gap or DEFAULT_MAX_GAP, settings,
+                          epoch_printer(args.progress == "json"))  # fmt: skip
+    print(f"  tonight's held-out playing: {result.start_nll:.3f} before, {result.heldout_nll:.3f} after")
+    return finish(result, args)
+
+
+def finish(result, args: argparse.Namespace) -> int:
+    """Save the model and its report, and say where they are and how good the model is."""
+    from impsy_train.report import compare_with_shipped
+    from impsy_train.training import save
+
+    result.comparison = compare_with_shipped(result, result.validation) if not result.started_from else None
     save(result, args.models)
     print(
         f"{result.stopped} after {len(result.history['loss'])} epochs in {result.seconds / 60:.1f} min;"
         f" kept epoch {result.best_epoch}: held-out NLL {result.heldout_nll:.3f} per event"
     )
+    if result.comparison:
+        print(f"  {result.comparison['verdict']} ({result.comparison['shipped_heldout_nll']:.3f})")
+    for warning in result.warnings:
+        print(f"  warning: {warning}")
     for kind, name in result.files.items():
         print(f"  {kind:7s} {args.models / name}")
-    print(f"  Keras and LiteRT agree within {result.parity:.1e}")
+    print(f"  LiteRT and the trained network agree within {result.parity:.1e}")
+    if args.progress == "json":
+        print(json.dumps({"saved": result.files}), flush=True)
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
-    """Convert a .keras MDRNN to a checked built-in-ops .tflite beside it."""
-    import keras
-
-    import impsy_train.network  # noqa: F401  registers the mixture head for loading
-    from impsy_train.export import ExportError, export_tflite
-
-    if not Path(args.model).is_file():
-        raise FileNotFoundError(f"{args.model}: no such file")
-    out = args.out or Path(args.model).with_suffix(".tflite")
-    if Path(out).resolve() == Path(args.model).resolve():
-        raise ValueError(f"--out {out}: that is the model being exported; give a .tflite name")
-    try:
-        model = keras.saving.load_model(args.model, compile=False)
-    except (ValueError, TypeError, OSError) as error:
-        # The original IMPSY's .h5 holds weights only, and its .keras needs its MDN layer class.
-        raise ExportError(
-            f"{args.model}: not an MDRNN impsy-train can read ({error}). A model the original "
-            "IMPSY trained cannot be converted: train a new one from the same logs with `impsy-train train`"
-        ) from None
-    path, difference = export_tflite(model, out)
-    print(f"{path}: Keras and LiteRT agree within {difference:.1e}")
-    return 0
+    """The old TensorFlow trainer's export: every model impsy-train writes now is a .tflite already."""
+    raise ValueError(
+        f"{args.model}: impsy-train no longer uses Keras, and `export` is gone. A .keras file that an "
+        "earlier impsy-train wrote has its .tflite beside it; a model the original IMPSY trained "
+        "cannot be converted, so train a new one from the same logs with `impsy-train train`"
+    )
 
 
 def run_pull(args: argparse.Namespace) -> int:
@@ -124,8 +163,19 @@ def run_push(args: argparse.Namespace) -> int:
     return 0 if args.no_activate or result.get("activated") else 1
 
 
+def add_progress_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress",
+        choices=["text", "json"],
+        default="text",
+        help="how each epoch is shown (json: for programs)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="impsy-train", description="Train IMPSY models on a laptop.")
+    parser = argparse.ArgumentParser(
+        prog="impsy-train", description="Train IMPSY models, on a laptop or on the Pi."
+    )
     parser.add_argument("--version", action="version", version=f"impsy-train {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -175,16 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--seq-len", type=int, default=defaults.seq_len, help="window length in events (default: %(default)s)"
     )
     train.add_argument(
-        "--seq-step",
-        type=int,
-        default=defaults.seq_step,
-        help="events between window starts (default: %(default)s)",
-    )
-    train.add_argument(
         "--learning-rate",
         type=float,
         default=defaults.learning_rate,
-        help="Adam learning rate (default: %(default)s)",
+        help="Adam's starting learning rate, falling along a cosine (default: %(default)s)",
     )
     train.add_argument(
         "--seed", type=int, default=defaults.seed, help="random seed: same data and seed, same split"
@@ -194,11 +238,37 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read an original IMPSY (pickled) dataset you trust",
     )
+    add_progress_argument(train)
     train.set_defaults(handler=run_train)
 
-    export = commands.add_parser("export", help="convert a .keras model to a checked .tflite")
-    export.add_argument("model", type=Path, help="the .keras file")
-    export.add_argument("--out", type=Path, help="the .tflite to write (default: beside the model)")
+    finetune = commands.add_parser(
+        "finetune",
+        help="learn from tonight: carry on training a model on the logs recorded since it was made",
+    )
+    finetune.add_argument("model", type=Path, help="the .tflite to start from (one impsy-train wrote)")
+    finetune.add_argument("--logs", type=Path, default=Path("logs"), help="folder of logs (default: logs)")
+    finetune.add_argument(
+        "--models", type=Path, default=Path("models"), help="where to save (default: models)"
+    )
+    finetune.add_argument(
+        "--since",
+        type=datetime.fromisoformat,
+        help="learn from logs written after this time, e.g. 2026-12-03T19:00 "
+        "(default: when the model was made)",
+    )
+    finetune.add_argument("--epochs", type=int, help="most epochs to run (default: 10)")
+    finetune.add_argument(
+        "--max-gap",
+        type=max_gap_argument,
+        default=None,
+        help=f"longest pause kept, in seconds (default: {DEFAULT_MAX_GAP:g})",
+    )
+    add_progress_argument(finetune)
+    finetune.set_defaults(handler=run_finetune)
+
+    export = commands.add_parser("export", help=argparse.SUPPRESS)
+    export.add_argument("model", type=Path)
+    export.add_argument("--out", type=Path)
     export.set_defaults(handler=run_export)
 
     from impsy_train.remote import DEFAULT_URL
@@ -225,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     errors: tuple[type[Exception], ...] = (*USER_ERRORS, RemoteError)
-    if args.command not in ("pull", "push", "dataset"):  # these never need TensorFlow
+    if args.command in ("train", "finetune"):
         from impsy_train.export import ExportError
         from impsy_train.training import TrainingError
 

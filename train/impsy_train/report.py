@@ -1,45 +1,94 @@
-"""The training report: a JSON file with the figures and a PNG of the loss curves."""
+"""The training report: a JSON file with every figure, and an SVG of the loss curves.
+
+SVG rather than PNG: it is plain text that needs no plotting library (none on the Pi), and
+the web UI and any browser show it.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
+from datetime import datetime
+from html import escape
+from itertools import pairwise
 from pathlib import Path
 
-import keras
-import tensorflow as tf
+import numpy as np
 
 from impsy import __version__ as impsy_version
-from impsy.model import SIZES
+from impsy.cli import shipped
+from impsy.model import SCALE, ModelError, load_model, model_filename
+from impsy_train import __version__
+from impsy_train.network import LOG_2PI
 from impsy_train.training import TrainResult
 
 
 def report_paths(stem: Path) -> tuple[Path, Path]:
-    """Where the report of a model stem goes: (json, png)."""
-    return stem.with_name(stem.name + ".report.json"), stem.with_name(stem.name + ".loss.png")
+    """Where the report of a model stem goes: (json, svg)."""
+    return stem.with_name(stem.name + ".report.json"), stem.with_name(stem.name + ".loss.svg")
+
+
+def runtime_nll(tflite: Path, performances: list[np.ndarray]) -> float:
+    """Held-out NLL per event of any .tflite the runtime loads (ours or the original's), stepped
+    through LiteRT from a zero state for each performance."""
+    model = load_model(tflite)
+    d, k = model.dimension, model.info.mixtures
+    total, count = 0.0, 0
+    for performance in performances:
+        model.reset()
+        for event, target in pairwise(performance):
+            params = model.step(event).astype(np.float64)
+            mus, sigmas = params[: k * d].reshape(k, d), params[k * d : 2 * k * d].reshape(k, d)
+            logits = params[2 * k * d :]
+            z = (target * SCALE - mus) / sigmas
+            joint = logits - np.logaddexp.reduce(logits) - 0.5 * (z * z + 2 * np.log(sigmas) + LOG_2PI).sum(1)
+            total -= float(np.logaddexp.reduce(joint))
+            count += 1
+    return total / count if count else math.nan
+
+
+def compare_with_shipped(result: TrainResult, validation: list[np.ndarray]) -> dict | None:
+    """The shipped model of the same dimension scored on the same held-out performances, so a
+    user sees at once whether the new model is any good (a 3-epoch model is not)."""
+    matches = sorted(shipped("models").glob(f"{model_filename(result.dimension, 2, 64)}.tflite"))
+    if not matches or not validation:
+        return None
+    try:
+        theirs = runtime_nll(matches[0], validation)
+    except ModelError:
+        return None
+    better = theirs - result.heldout_nll
+    verdict = (
+        f"better than the shipped model by {better:.2f} nats per event"
+        if better > 0
+        else f"worse than the shipped model by {-better:.2f} nats per event: train longer, on more "
+        "performances, or keep the shipped model"
+    )
+    return {"shipped_model": matches[0].name, "shipped_heldout_nll": theirs, "verdict": verdict}
 
 
 def report_data(result: TrainResult) -> dict:
     """Every figure of a run, plain JSON types only."""
-    s = result.settings
-    layers, units = SIZES[s.size]
+    s, w = result.settings, result.weights
     return {
+        "created": datetime.now().isoformat(timespec="seconds"),
         "model": {
             "dimension": result.dimension,
             "size": s.size,
-            "layers": layers,
-            "units": units,
-            "mixtures": result.model.get_layer("mdn").mixtures,
+            "layers": w.layers,
+            "units": w.units,
+            "mixtures": w.mixtures,
+            "residual": w.residual,
             "files": result.files,
+            "started_from": result.started_from,
         },
         "data": {
             "train_events": result.train_events,
             "validation_events": result.validation_events,
             "validation_logs": result.validation_logs,
-            "windows": result.windows,
             "seq_len": s.seq_len,
-            "seq_step": s.seq_step,
             "max_gap_s": result.max_gap,
         },
         "training": {
@@ -47,49 +96,71 @@ def report_data(result: TrainResult) -> dict:
             "best_epoch": result.best_epoch,
             "stopped": result.stopped,
             "seconds": round(result.seconds, 1),
-            "batch_size": s.batch_size,
-            "learning_rate": s.learning_rate,
-            "early_stopping": s.early_stopping,
-            "patience": s.patience,
-            "seed": s.seed,
+            "settings": {k: v for k, v in vars(s).items() if k != "size"},
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-            "versions": {
-                "impsy": impsy_version,
-                "tensorflow": tf.__version__,
-                "keras": keras.__version__,
-            },
+            "versions": {"impsy": impsy_version, "impsy-train": __version__, "numpy": np.__version__},
         },
         "results": {
             "loss": result.history["loss"],
             "val_loss": result.history["val_loss"],
-            "best_val_loss": min(result.history["val_loss"], default=None),
             "heldout_nll_per_event": result.heldout_nll,
+            "start_heldout_nll": result.start_nll,
             "nll_units": "negative log-likelihood of the next event, inputs scaled by 10",
+            "compared": result.comparison,
         },
+        "warnings": result.warnings,
         "export": {"parity_max_abs_diff": result.parity},
     }
 
 
+def loss_svg(history: dict[str, list[float]], best_epoch: int, title: str) -> str:
+    """Both loss curves against epochs, with the kept epoch marked."""
+    width, height, left, bottom, top, right = 640, 360, 70, 40, 30, 20
+    series = {"training": history["loss"], "validation (held-out performances)": history["val_loss"]}
+    values = [v for vs in series.values() for v in vs if math.isfinite(v)]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    high = high if high > low else low + 1.0
+    epochs = max(len(history["loss"]), 2)
+
+    def xy(epoch: int, value: float) -> str:
+        x = left + (width - left - right) * (epoch - 1) / (epochs - 1)
+        y = top + (height - top - bottom) * (high - value) / (high - low)
+        return f"{x:.1f},{y:.1f}"
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2}" y="18" text-anchor="middle">{escape(title)}</text>',
+        f'<text x="{width / 2}" y="{height - 6}" text-anchor="middle">epoch</text>',
+        f'<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" text-anchor="middle">'
+        "negative log-likelihood per event</text>",
+    ]
+    for tick in np.linspace(low, high, 5):
+        y = xy(1, tick).split(",")[1]
+        parts.append(f'<text x="{left - 6}" y="{y}" text-anchor="end">{tick:.1f}</text>')
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y}" y2="{y}" stroke="#ddd"/>')
+    x_best = xy(best_epoch, low).split(",")[0]
+    parts.append(f'<line x1="{x_best}" x2="{x_best}" y1="{top}" y2="{height - bottom}" '
+                 'stroke="grey" stroke-dasharray="3,3"/>')  # fmt: skip
+    parts.append(
+        f'<text x="{x_best}" y="{top - 2}" text-anchor="middle" fill="grey">kept: epoch {best_epoch}</text>'
+    )
+    for (name, vs), colour, row in zip(series.items(), ("#1f77b4", "#d62728"), (0, 1), strict=True):
+        points = " ".join(xy(i + 1, v) for i, v in enumerate(vs) if math.isfinite(v))
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        y = top + 14 + 16 * row
+        parts.append(
+            f'<text x="{width - right - 8}" y="{y}" text-anchor="end" fill="{colour}">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
 def write_report(result: TrainResult, stem: Path) -> tuple[Path, Path]:
     """Write the JSON report and the loss plot next to the model files."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no screen needed
-    import matplotlib.pyplot as plt
-
-    json_path, png_path = report_paths(stem)
-    result.files.update({"report": json_path.name, "plot": png_path.name})
+    json_path, svg_path = report_paths(stem)
+    result.files.update({"report": json_path.name, "plot": svg_path.name})
     json_path.write_text(json.dumps(report_data(result), indent=2) + "\n")
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    epochs = range(1, len(result.history["loss"]) + 1)
-    ax.plot(epochs, result.history["loss"], label="training")
-    ax.plot(epochs, result.history["val_loss"], label="validation (held-out performances)")
-    ax.axvline(result.best_epoch, color="grey", linestyle=":", label=f"kept: epoch {result.best_epoch}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("negative log-likelihood per event")
-    ax.set_title(f"{stem.name}")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(png_path)
-    plt.close(fig)
-    return json_path, png_path
+    svg_path.write_text(loss_svg(result.history, result.best_epoch, stem.name))
+    return json_path, svg_path

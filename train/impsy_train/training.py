@@ -1,29 +1,35 @@
-"""Train an MDRNN on a dataset, keep the best weights, and save the model, its .tflite and a report."""
+"""Train an MDRNN on a dataset: epochs of shuffled runs, scored on held-out performances,
+keeping the best epoch; then save its .tflite (checked) and a report."""
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from impsy.dataset import Dataset
-from impsy.model import SCALE, SIZES, model_filename
-from impsy_train.export import export_tflite
-from impsy_train.network import build_model, mixture_nll
+from impsy.model import MIXTURES, SIZES, model_filename
+from impsy_train.network import event_nll, loss_and_gradients
+from impsy_train.optimizer import Adam, Average, cosine_rate
 from impsy_train.settings import TrainSettings
-from impsy_train.windows import Split, split_by_performance, usable_events, windows
+from impsy_train.weights import Weights, random_weights
+from impsy_train.windows import Batch, Split, chunk_batches, padded, split_by_performance, usable_events
+
+Progress = Callable[[dict], None]  # called after each epoch with its figures
 
 
 @dataclass
 class TrainResult:
     """What a run produced and the figures for its report."""
 
-    model: keras.Model
+    weights: Weights
     settings: TrainSettings
     dimension: int
     history: dict[str, list[float]]
@@ -32,29 +38,28 @@ class TrainResult:
     seconds: float
     train_events: int
     validation_events: int
-    windows: int
     validation_logs: list[str]
-    heldout_nll: float  # per event, the network run over each held-out performance from a zero state
+    heldout_nll: float  # per event, each held-out performance run from a zero state
     max_gap: float | None = None  # seconds the dataset capped pauses at (None: not recorded)
+    started_from: str | None = None  # the model a fine-tuning run began with
+    start_nll: float | None = None  # that model's score on the same held-out events
     files: dict[str, str] = field(default_factory=dict)
     parity: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    comparison: dict | None = None
+    validation: list[np.ndarray] = field(default_factory=list, repr=False)  # the held-out events
 
 
 class TrainingError(Exception):
     """Training could not produce a model."""
 
 
-class StopOnInterrupt(keras.callbacks.Callback):
-    """Ctrl-C (SIGINT) ends training after the current batch; a second Ctrl-C stops at once.
-
-    A KeyboardInterrupt raised in the middle of a TensorFlow step can corrupt TensorFlow's
-    memory and abort the process, losing the model; a flag checked between batches cannot.
-    """
+class Interrupt:
+    """Ctrl-C (SIGINT) ends training after the current batch, keeping the best epoch; a second
+    Ctrl-C stops at once (after the epochs already finished)."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.requested = False
-        self._previous = None
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.requested:
@@ -62,122 +67,194 @@ class StopOnInterrupt(keras.callbacks.Callback):
         self.requested = True
         print("\nstopping after this batch, keeping the best epoch (Ctrl-C again stops at once)", flush=True)
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.requested:
-            self.model.stop_training = True
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+    @contextmanager
+    def installed(self) -> Iterator[Interrupt]:
+        if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+            yield self
+            return
+        previous = signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
-class KeepBest(keras.callbacks.Callback):
-    """Remember the weights of the epoch with the lowest validation loss."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.best = np.inf
-        self.epoch = 0
-        self.weights: list[np.ndarray] | None = None
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        loss = (logs or {}).get("val_loss", np.inf)
-        if loss < self.best:
-            self.best, self.epoch, self.weights = loss, epoch + 1, self.model.get_weights()
-
-
-class RecordHistory(keras.callbacks.Callback):
-    """Losses per epoch, kept even when fit() is interrupted (its own History is not returned then)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.history: dict[str, list[float]] = {"loss": [], "val_loss": []}
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        for key in self.history:
-            self.history[key].append(float((logs or {}).get(key, np.nan)))
-
-
-def heldout_nll(model: keras.Model, performances: list[np.ndarray]) -> float:
-    """Mean negative log-likelihood per predicted event (in the network's scaled units)."""
-    loss = mixture_nll(model.get_layer("mdn").dimension, model.get_layer("mdn").mixtures)
+def heldout_nll(weights: Weights, performances: list[np.ndarray]) -> float:
+    """Mean negative log-likelihood per predicted event (in the network's scaled units), each
+    performance run whole from a zero state, as a live performance starts."""
+    performances = [p for p in performances if len(p) >= 2]
+    if not performances:
+        return float("nan")
     total, count = 0.0, 0
-    for performance in performances:
-        if len(performance) < 2:
-            continue
-        scaled = performance[None].astype(np.float32) * SCALE
-        total += float(np.sum(loss(scaled[:, 1:], model(scaled[:, :-1]))))
-        count += len(performance) - 1
-    return total / count if count else float("nan")
+    # A few performances at a time: one padded batch of all of them could hold gigabytes.
+    for k in range(0, len(performances), 8):
+        inputs, targets, mask = padded(performances[k : k + 8])
+        total += float((event_nll(weights, inputs, targets) * mask).sum())
+        count += int(mask.sum())
+    return total / count
+
+
+@dataclass
+class Fit:
+    """The outcome of fitting weights: the kept ones and the history behind them."""
+
+    weights: Weights
+    history: dict[str, list[float]]
+    best_epoch: int  # 0: the weights it started from
+    best_loss: float
+    stopped: str
+    seconds: float
+
+
+def fit(
+    weights: Weights,
+    epoch_batches: Callable[[np.random.Generator], list[Batch]],
+    validate: Callable[[Weights], float],
+    settings: TrainSettings,
+    progress: Progress | None = None,
+    keep: str = "best",
+    score_start: bool = False,
+) -> Fit:
+    """Run epochs of Adam over the batches, scoring each epoch with `validate`.
+
+    keep="best" returns the weights of the epoch with the lowest validation loss, "last"
+    those of the last epoch (the original IMPSY recipe). Early stopping, if set, ends the run
+    after `patience` epochs without a better validation loss. With score_start, the weights
+    it began with compete as epoch 0 (fine-tuning must not make a model worse).
+    """
+    rng = np.random.default_rng(settings.seed)
+    params = weights.arrays()
+    optimizer = Adam(params, settings.learning_rate, settings.clip_norm or None)
+    average = Average(params, settings.average_decay) if settings.average_decay else None
+    history: dict[str, list[float]] = {"loss": [], "val_loss": []}
+    best, best_epoch, best_loss = None, 0, math.inf
+    if score_start:
+        best, best_loss = weights.with_arrays([a.copy() for a in params]), validate(weights)
+    stopped = "completed"
+    started = time.perf_counter()
+    interrupt = Interrupt()
+
+    def scored() -> Weights:
+        arrays = average.average if average else params
+        return weights.with_arrays([a.copy() for a in arrays])
+
+    try:
+        with interrupt.installed():
+            for epoch in range(settings.epochs):
+                optimizer.learning_rate = cosine_rate(
+                    settings.learning_rate, settings.final_learning_rate, epoch / max(settings.epochs - 1, 1)
+                )
+                losses = []
+                for inputs, targets, mask in epoch_batches(rng):
+                    loss, grads = loss_and_gradients(weights, inputs, targets, mask)
+                    if math.isfinite(optimizer.step(grads)):
+                        losses.append(loss)
+                    if average:
+                        average.update()
+                    if interrupt.requested:
+                        break
+                candidate = scored()
+                val_loss = validate(candidate)
+                history["loss"].append(float(np.mean(losses)) if losses else math.nan)
+                history["val_loss"].append(val_loss)
+                if val_loss < best_loss or best is None:
+                    best, best_epoch, best_loss = candidate, epoch + 1, val_loss
+                seconds = time.perf_counter() - started
+                if progress:
+                    progress({
+                        "epoch": epoch + 1, "epochs": settings.epochs, "loss": history["loss"][-1],
+                        "val_loss": val_loss, "best_epoch": best_epoch, "seconds": seconds,
+                        "eta": seconds / (epoch + 1) * (settings.epochs - epoch - 1),
+                    })  # fmt: skip
+                if interrupt.requested:
+                    stopped = "interrupted"
+                    break
+                if settings.early_stopping and epoch + 1 - best_epoch >= settings.patience:
+                    stopped = "early stopping"
+                    break
+    except KeyboardInterrupt:  # the second Ctrl-C: keep what the finished epochs gave
+        stopped = "interrupted"
+    if best is None:
+        raise TrainingError("stopped before the first epoch ended: there is no model to save")
+    if keep == "last" and history["val_loss"]:
+        best, best_epoch, best_loss = candidate, len(history["val_loss"]), history["val_loss"][-1]
+    return Fit(best, history, best_epoch, best_loss, stopped, time.perf_counter() - started)
+
+
+def parameter_count(dimension: int, size: str, mixtures: int = MIXTURES) -> int:
+    """Trainable numbers in a network of this dimension and size."""
+    layers, units = SIZES[size]
+    lstm = sum(4 * units * (inputs + units + 1) for inputs in [dimension] + [units] * (layers - 1))
+    return lstm + (units + 1) * mixtures * (2 * dimension + 1)
+
+
+def size_warning(dimension: int, size: str, events: int) -> str | None:
+    """A warning when the data is too little for the size: fewer events than numbers to learn
+    overfits (the network remembers the performances instead of learning the gestures)."""
+    if events >= parameter_count(dimension, size):
+        return None
+    fitting = [name for name in SIZES if parameter_count(dimension, name) <= events]
+    advice = f"use --modelsize {fitting[-1]}" if fitting else "record more performances"
+    return (
+        f"{events:,} training events are few for size {size} "
+        f"({parameter_count(dimension, size):,} weights to learn): it will learn the performances "
+        f"by heart rather than your gestures; {advice}, or record more"
+    )
 
 
 def train(
-    dataset: Dataset, settings: TrainSettings, verbose: int = 1, split: Split | None = None
+    dataset: Dataset,
+    settings: TrainSettings,
+    split: Split | None = None,
+    progress: Progress | None = None,
+    start: Weights | None = None,
 ) -> TrainResult:
-    """Fit a new MDRNN; Ctrl-C stops early and keeps the best epoch so far.
+    """Fit an MDRNN (new, or from `start`); Ctrl-C stops early and keeps the best epoch so far.
 
     The held-out performances are drawn from the seed unless `split` names them.
     """
-    keras.utils.set_random_seed(settings.seed)
-    split = split or split_by_performance(
-        dataset, settings.validation_fraction, settings.seed, min_events=settings.seq_len + 1
+    split = split or split_by_performance(dataset, settings.validation_fraction, settings.seed, min_events=2)
+    if not any(len(p) >= 2 for p in split.train):
+        raise TrainingError("no training performance has the 2 events a prediction needs")
+    layers, units = SIZES[settings.size]
+    if start is not None:
+        if (start.dimension, start.layers, start.units) != (dataset.dimension, layers, units):
+            raise TrainingError(
+                f"the model to start from is {start.dimension}d, {start.layers} layers of {start.units} "
+                f"units; the data is {dataset.dimension}d and size {settings.size} is {layers} of {units}"
+            )
+        weights = start.astype(np.float32)
+    else:
+        weights = random_weights(dataset.dimension, layers, units, MIXTURES, settings.seed, settings.residual)
+    train_events = usable_events(split.train, 1)
+    warning = size_warning(dataset.dimension, settings.size, train_events)
+    result = fit(
+        weights,
+        lambda rng: chunk_batches(split.train, settings.seq_len, settings.batch_size, rng),
+        lambda w: heldout_nll(w, split.validation),
+        settings,
+        progress,
     )
-    x_train, y_train = windows(split.train, settings.seq_len, settings.seq_step)
-    # Validation windows do not overlap, so each held-out event counts once.
-    x_val, y_val = windows(split.validation, settings.seq_len, settings.seq_len)
-    model = build_model(dataset.dimension, settings.size, learning_rate=settings.learning_rate)
-    best, record = KeepBest(), RecordHistory()
-    interrupt = StopOnInterrupt()
-    callbacks: list[keras.callbacks.Callback] = [best, record, interrupt]
-    if settings.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience))
-    started = time.perf_counter()
-    stopped = "completed"
-    try:
-        model.fit(
-            x_train,
-            y_train,
-            batch_size=settings.batch_size,
-            epochs=settings.epochs,
-            validation_data=(x_val, y_val),
-            shuffle=True,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-    except KeyboardInterrupt:  # the second Ctrl-C: keep what the finished epochs gave
-        stopped = "interrupted"
-    if interrupt.requested:
-        stopped = "interrupted"
-    seconds = time.perf_counter() - started
-    if best.weights is None:
-        raise TrainingError("stopped before the first epoch ended: there is no model to save")
-    if stopped == "completed" and len(record.history["loss"]) < settings.epochs:
-        stopped = "early stopping"
-    model.set_weights(best.weights)
     return TrainResult(
-        model=model,
+        weights=result.weights,
         settings=settings,
         dimension=dataset.dimension,
-        history=record.history,
-        best_epoch=best.epoch,
-        stopped=stopped,
-        seconds=seconds,
-        train_events=usable_events(split.train, settings.seq_len),
+        history=result.history,
+        best_epoch=result.best_epoch,
+        stopped=result.stopped,
+        seconds=result.seconds,
+        train_events=train_events,
         validation_events=sum(len(g) for g in split.validation),
-        windows=len(x_train),
         validation_logs=split.validation_logs,
-        heldout_nll=heldout_nll(model, split.validation),
+        validation=split.validation,
+        heldout_nll=result.best_loss,
         max_gap=dataset.meta.get("max_gap"),
+        warnings=[warning] if warning else [],
     )
 
 
 # What one trained model is made of, beside each other in models/.
-MODEL_FILES = (".keras", ".tflite", ".report.json", ".loss.png")
+MODEL_FILES = (".tflite", ".report.json", ".loss.png")
 
 
 def free_stem(folder: Path, name: str) -> Path:
@@ -191,15 +268,13 @@ def free_stem(folder: Path, name: str) -> Path:
 
 
 def save(result: TrainResult, models_dir: str | Path, parity_events: np.ndarray | None = None) -> TrainResult:
-    """Write the .keras model, the checked .tflite, and the JSON and PNG report into models_dir."""
+    """Write the checked .tflite and the JSON and PNG report into models_dir."""
+    from impsy_train.export import export_tflite
     from impsy_train.report import write_report
 
-    layers, units = SIZES[result.settings.size]
-    stem = free_stem(Path(models_dir), model_filename(result.dimension, layers, units))
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    keras_path = stem.with_suffix(".keras")
-    result.model.save(keras_path)
-    tflite_path, result.parity = export_tflite(result.model, stem.with_suffix(".tflite"), parity_events)
-    result.files = {"keras": keras_path.name, "tflite": tflite_path.name}
+    w = result.weights
+    stem = free_stem(Path(models_dir), model_filename(result.dimension, w.layers, w.units, w.mixtures))
+    tflite_path, result.parity = export_tflite(w, stem.with_suffix(".tflite"), parity_events)
+    result.files = {"tflite": tflite_path.name}
     write_report(result, stem)
     return result

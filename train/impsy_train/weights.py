@@ -22,6 +22,9 @@ class Weights:
     are the D event values, later layers' are the U outputs of the layer below.
     head_kernel [U, K(2D+1)] and head_bias [K(2D+1)] give K*D means, K*D sigma
     pre-activations and K logits, side by side in that order.
+    With `residual`, each component's means are the head's output plus the event that came
+    in: a control that did not move is predicted exactly by a zero offset, which an LSTM
+    state cannot hold to the precision that real, quantised controllers repeat values at.
     """
 
     lstm: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -29,6 +32,7 @@ class Weights:
     head_bias: np.ndarray
     dimension: int
     mixtures: int
+    residual: bool = False
 
     @property
     def layers(self) -> int:
@@ -39,17 +43,17 @@ class Weights:
         return self.lstm[0][1].shape[0]
 
     def arrays(self) -> list[np.ndarray]:
-        """Every array in a fixed order (the order `from_arrays` reads back)."""
+        """Every array in a fixed order (the order `with_arrays` reads back)."""
         return [a for layer in self.lstm for a in layer] + [self.head_kernel, self.head_bias]
 
-    @classmethod
-    def from_arrays(cls, arrays: list[np.ndarray], dimension: int, mixtures: int) -> Weights:
+    def with_arrays(self, arrays: list[np.ndarray]) -> Weights:
+        """The same network with other numbers, in the order of `arrays()`."""
         *lstm, head_kernel, head_bias = arrays
         layers = [tuple(lstm[i : i + 3]) for i in range(0, len(lstm), 3)]
-        return cls(layers, head_kernel, head_bias, dimension, mixtures)
+        return Weights(layers, head_kernel, head_bias, self.dimension, self.mixtures, self.residual)
 
     def astype(self, dtype: type) -> Weights:
-        return Weights.from_arrays([a.astype(dtype) for a in self.arrays()], self.dimension, self.mixtures)
+        return self.with_arrays([a.astype(dtype) for a in self.arrays()])
 
     def check(self) -> None:
         """Raise ValueError unless every shape fits one network."""
@@ -89,11 +93,14 @@ def step(weights: Weights, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray
         new[i, 0], new[i, 1] = h[0], c[0]
     kd = weights.dimension * weights.mixtures
     raw = (h @ weights.head_kernel + weights.head_bias)[0]
-    params = np.concatenate([raw[:kd], elu_plus_one(raw[kd : 2 * kd]), raw[2 * kd :]])
+    mus = raw[:kd] + np.tile(x, weights.mixtures) if weights.residual else raw[:kd]
+    params = np.concatenate([mus, elu_plus_one(raw[kd : 2 * kd]), raw[2 * kd :]])
     return params, new
 
 
-def random_weights(dimension: int, layers: int, units: int, mixtures: int, seed: int = 0) -> Weights:
+def random_weights(
+    dimension: int, layers: int, units: int, mixtures: int, seed: int = 0, residual: bool = False
+) -> Weights:
     """Glorot-uniform kernels, orthogonal recurrent matrices, forget-gate bias 1 (as Keras starts)."""
     rng = np.random.default_rng(seed)
 
@@ -112,5 +119,5 @@ def random_weights(dimension: int, layers: int, units: int, mixtures: int, seed:
         lstm.append((glorot(inputs, 4 * units), orthogonal(units, 4 * units), bias))
         inputs = units
     outputs = mixtures * (2 * dimension + 1)
-    weights = Weights(lstm, glorot(units, outputs), np.zeros(outputs), dimension, mixtures)
+    weights = Weights(lstm, glorot(units, outputs), np.zeros(outputs), dimension, mixtures, residual)
     return weights.astype(np.float32)

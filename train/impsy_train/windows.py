@@ -9,8 +9,7 @@ import numpy as np
 from impsy.dataset import Dataset
 from impsy.model import SCALE
 
-SEQ_LEN = 50  # steps of history the network learns from, as in the original IMPSY
-SEQ_STEP = 5  # windows start this many events apart; 1 repeats every event 50 times per epoch
+SEQ_LEN = 100  # events per training run: long enough for the state to matter, short enough to shuffle
 
 
 @dataclass
@@ -50,21 +49,43 @@ def split_by_performance(
     )
 
 
-def windows(
-    performances: list[np.ndarray], seq_len: int = SEQ_LEN, step: int = SEQ_STEP
-) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs [n, seq_len, D] and next-event targets, scaled; windows never cross performances."""
-    slices = [
-        p[start : start + seq_len + 1] for p in performances for start in range(0, len(p) - seq_len, step)
-    ]
-    if not slices:
-        longest = max((len(p) for p in performances), default=0)
-        raise ValueError(
-            f"no performance has the {seq_len + 1} events a training window needs (longest: {longest});"
-            " record longer performances or lower --seq-len"
-        )
-    data = np.stack(slices).astype(np.float32) * SCALE
-    return data[:, :-1], data[:, 1:]
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # inputs, targets [T, B, D] (scaled), mask [T, B]
+
+
+def padded(sequences: list[np.ndarray]) -> Batch:
+    """Sequences of events side by side, time-major and scaled: each predicts its next event.
+
+    Shorter sequences are padded at the end; the mask is 0 there.
+    """
+    steps = max(len(s) for s in sequences) - 1
+    dimension = sequences[0].shape[1]
+    data = np.zeros((steps + 1, len(sequences), dimension), np.float32)
+    mask = np.zeros((steps, len(sequences)), np.float32)
+    for b, sequence in enumerate(sequences):
+        data[: len(sequence), b] = sequence
+        mask[: len(sequence) - 1, b] = 1.0
+    data *= SCALE
+    return data[:-1], data[1:], mask
+
+
+def chunk_batches(
+    performances: list[np.ndarray], seq_len: int, batch_size: int, rng: np.random.Generator
+) -> list[Batch]:
+    """One epoch: every performance cut into runs of seq_len + 1 events from a random offset, so
+    each event is a target about once an epoch, shuffled into batches.
+
+    Runs share their edge event (the target of one is the first input of the next); a
+    performance's tail shorter than a run is kept, padded, when it has at least 2 events.
+    """
+    runs = []
+    for p in performances:
+        offset = int(rng.integers(0, seq_len)) if len(p) > seq_len + 1 else 0
+        if offset >= 1:
+            runs.append(p[: offset + 1])
+        runs += [p[start : start + seq_len + 1] for start in range(offset, len(p) - 1, seq_len)]
+    runs = [r for r in runs if len(r) >= 2]
+    order = rng.permutation(len(runs))
+    return [padded([runs[i] for i in order[k : k + batch_size]]) for k in range(0, len(order), batch_size)]
 
 
 def usable_events(performances: list[np.ndarray], seq_len: int = SEQ_LEN) -> int:

@@ -1,0 +1,81 @@
+"""The numpy network: every gradient against finite differences, and the batch forward pass
+against the one-step reference that the .tflite reproduces."""
+
+import numpy as np
+import pytest
+from impsy_train.network import event_nll, loss_and_gradients
+from impsy_train.optimizer import Adam, cosine_rate
+from impsy_train.weights import random_weights, step
+
+
+def perturbed(residual: bool, seed: int = 1):
+    """A small network with every weight and bias away from its starting value, in float64."""
+    weights = random_weights(3, 2, 5, 2, seed=seed, residual=residual).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    return weights.with_arrays([a + 0.3 * rng.standard_normal(a.shape) for a in weights.arrays()])
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_every_gradient_matches_finite_differences(residual):
+    weights = perturbed(residual)
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 3))
+    mask = (rng.random((6, 4)) > 0.2).astype(np.float64)  # padding must add nothing
+    _, grads = loss_and_gradients(weights, inputs, targets, mask)
+    for array, grad in zip(weights.arrays(), grads, strict=True):
+        numeric = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            old = array[index]
+            array[index] = old + 1e-6
+            up, _ = loss_and_gradients(weights, inputs, targets, mask)
+            array[index] = old - 1e-6
+            down, _ = loss_and_gradients(weights, inputs, targets, mask)
+            array[index] = old
+            numeric[index] = (up - down) / 2e-6
+        assert np.max(np.abs(numeric - grad)) <= 1e-6 * max(1.0, np.max(np.abs(numeric)))
+
+
+def test_a_masked_event_changes_nothing():
+    weights = perturbed(True)
+    rng = np.random.default_rng(2)
+    inputs, targets = rng.standard_normal((5, 2, 3)), rng.standard_normal((5, 2, 3))
+    mask = np.ones((5, 2))
+    mask[3:, 1] = 0.0
+    loss, grads = loss_and_gradients(weights, inputs, targets, mask)
+    targets[3:, 1] += 100.0  # what padding holds must not matter
+    again, grads_again = loss_and_gradients(weights, inputs, targets, mask)
+    assert loss == pytest.approx(again)
+    assert all(np.allclose(a, b) for a, b in zip(grads, grads_again, strict=True))
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_the_batch_pass_is_the_one_step_reference_run_in_a_loop(residual):
+    weights = perturbed(residual, seed=3)
+    rng = np.random.default_rng(4)
+    inputs, targets = rng.standard_normal((30, 2, 3)), rng.standard_normal((30, 2, 3))
+    nll = event_nll(weights, inputs, targets)
+    k, d = weights.mixtures, weights.dimension
+    for b in range(2):
+        state = np.zeros((2, 2, 5))
+        for t in range(30):
+            params, state = step(weights, inputs[t, b], state)
+            mus, sigmas = params[: k * d].reshape(k, d), params[k * d : 2 * k * d].reshape(k, d)
+            log_pi = params[2 * k * d :] - np.logaddexp.reduce(params[2 * k * d :])
+            z = (targets[t, b] - mus) / sigmas
+            joint = log_pi - 0.5 * (z * z + 2 * np.log(sigmas) + np.log(2 * np.pi)).sum(1)
+            assert nll[t, b] == pytest.approx(-np.logaddexp.reduce(joint), rel=1e-9, abs=1e-9)
+
+
+def test_adam_skips_a_batch_whose_gradient_is_not_finite():
+    params = [np.ones(3)]
+    adam = Adam(params, learning_rate=0.1, clip_norm=1.0)
+    adam.step([np.array([np.nan, 0.0, 0.0])])
+    assert np.all(params[0] == 1.0) and adam.steps == 0
+    adam.step([np.array([1000.0, 0.0, 0.0])])  # clipped, but Adam's first step is lr in size anyway
+    assert params[0][0] == pytest.approx(0.9, abs=1e-6)
+
+
+def test_the_learning_rate_falls_from_start_to_end():
+    assert cosine_rate(1e-3, 1e-5, 0.0) == pytest.approx(1e-3)
+    assert cosine_rate(1e-3, 1e-5, 1.0) == pytest.approx(1e-5)
+    assert 1e-5 < cosine_rate(1e-3, 1e-5, 0.5) < 1e-3
