@@ -46,14 +46,20 @@ def cosine_rate(start: float, end: float, progress: float) -> float:
 
 
 class Average:
-    """An exponential moving average of the weights; its copy predicts better than the last step's."""
+    """An exponential moving average of the weights; its copy predicts better than the last step's.
+
+    The decay ramps up over the first steps, so the starting weights fade out quickly.
+    """
 
     def __init__(self, params: list[np.ndarray], decay: float) -> None:
         self.decay = decay
         self.params = params
         self.average = [p.copy() for p in params]
+        self.updates = 0
 
     def update(self) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for a, p in zip(self.average, self.params, strict=True):
-            a *= self.decay
-            a += (1.0 - self.decay) * p
+            a *= decay
+            a += (1.0 - decay) * p
