@@ -24,6 +24,7 @@ from impsy.config import WebUIConfig
 from impsy.web.api import Api
 from impsy.web.checks import Checks
 from impsy.web.handling import VIEWS, Answer
+from impsy.web.headers import SecureBottle
 from impsy.web.inventory import Inventory
 from impsy.web.jobs import Jobs, training_available
 from impsy.web.link import Link
@@ -70,7 +71,7 @@ class WebUI(LoginPages, LivePages, ConfigPages, FilePages, JobPages, BackupPages
         self._streams = 0
         self._streams_mutex = threading.Lock()
         self._config_mutex = threading.Lock()
-        self.app = bottle.Bottle()
+        self.app = SecureBottle()
         self.app.install(Checks(self))
         self._routes()
         for code in (400, 403, 404, 405, 413, 500):
