@@ -54,7 +54,7 @@ def password_file(args: argparse.Namespace) -> Path:
 
 
 def set_password(args: argparse.Namespace) -> int:
-    from impsy.web.security import write_password_hash
+    from impsy.web.passwords import write_password_hash
 
     path = password_file(args)
     if sys.stdin.isatty():

@@ -27,8 +27,8 @@ from web.helpers import FAKE_TRAINER, REPO, fake_checker, free_port, start_webui
 from impsy.channels.udp import osc_message
 from impsy.dataset import Dataset
 from impsy.web.app import create_app
+from impsy.web.passwords import write_password_hash
 from impsy.web.paths import Workdir
-from impsy.web.security import write_password_hash
 from impsy.web.server import QuietHandler, ThreadingWSGIServer
 from impsy.web.settings import Settings
 

@@ -60,7 +60,7 @@ def test_every_response_carries_the_security_headers(client, method, path):
 
 def test_refusals_of_the_host_name_and_the_password_carry_them_too(ui, workdir):
     assert_secure(Client(ui.app, host="evil.example:4000").get("/").headers)
-    from impsy.web.security import write_password_hash
+    from impsy.web.passwords import write_password_hash
 
     write_password_hash(workdir.state / "password", "secret")
     assert_secure(Client(ui.app).get("/").headers)  # the redirect to /login
