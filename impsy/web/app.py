@@ -36,6 +36,7 @@ from impsy.web.pages_live import LivePages
 from impsy.web.pages_login import LoginPages
 from impsy.web.security import Guard, load_secret
 from impsy.web.settings import Settings
+from impsy.web.streams import Streams
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,7 @@ class WebUI(LoginPages, LivePages, ConfigPages, FilePages, JobPages, BackupPages
         self.inventory = Inventory(self.workdir, settings.check_models)
         self.jobs = Jobs()
         self.training = training_available() if settings.training is None else settings.training
-        self._streams = 0
-        self._streams_mutex = threading.Lock()
+        self.streams = Streams()
         self._config_mutex = threading.Lock()
         self.app = SecureBottle()
         self.app.install(Checks(self))
