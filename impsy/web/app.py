@@ -24,6 +24,7 @@ from impsy.config import WebUIConfig
 from impsy.web.api import Api
 from impsy.web.checks import Checks
 from impsy.web.handling import VIEWS, Answer
+from impsy.web.headers import SecureBottle
 from impsy.web.inventory import Inventory
 from impsy.web.jobs import Jobs, training_available
 from impsy.web.link import Link
@@ -35,6 +36,7 @@ from impsy.web.pages_live import LivePages
 from impsy.web.pages_login import LoginPages
 from impsy.web.security import Guard, load_secret
 from impsy.web.settings import Settings
+from impsy.web.streams import Streams
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +69,9 @@ class WebUI(LoginPages, LivePages, ConfigPages, FilePages, JobPages, BackupPages
         self.inventory = Inventory(self.workdir, settings.check_models)
         self.jobs = Jobs()
         self.training = training_available() if settings.training is None else settings.training
-        self._streams = 0
-        self._streams_mutex = threading.Lock()
+        self.streams = Streams()
         self._config_mutex = threading.Lock()
-        self.app = bottle.Bottle()
+        self.app = SecureBottle()
         self.app.install(Checks(self))
         self._routes()
         for code in (400, 403, 404, 405, 413, 500):

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlparse
 import bottle
 
 from impsy.web.handling import Handling, Refused
+from impsy.web.passwords import Busy, Throttled
 from impsy.web.security import AUTH_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
 from impsy.web.system import human_bytes
 
@@ -94,7 +95,21 @@ class Checks:
             return True
         if guard.login_ok(request.get_cookie(AUTH_COOKIE)):
             return True
-        header, client = request.get_header("Authorization"), request.remote_addr or ""
-        if header and guard.throttled(client):  # said as such, not as "wrong password"
-            raise Refused(429, "too many wrong passwords: wait a minute and try again")
-        return bool(header and guard.basic_ok(header, client))
+        header = request.get_header("Authorization")
+        if not header:
+            return False
+        try:
+            return guard.basic_ok(header, peer())
+        except Throttled:  # said as such, not as "wrong password"
+            raise Refused(429, "too many wrong passwords: wait a minute and try again") from None
+        except Busy:
+            raise Refused(503, BUSY) from None
+
+
+BUSY = "too many passwords are being checked right now: try again in a moment"
+
+
+def peer() -> str:
+    """The address of the socket the request came on; never X-Forwarded-For or any other
+    header a client writes itself (bottle's remote_addr believes those)."""
+    return bottle.request.environ.get("REMOTE_ADDR") or ""

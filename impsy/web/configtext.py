@@ -13,6 +13,7 @@ from pathlib import Path
 
 from impsy.config import ERROR, MODES, Config, Problem, parse_config
 from impsy.model import SIZES
+from impsy.web.paths import KINDS
 
 _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]\s*(#.*)?$")
 _ANY_HEADER = re.compile(r"^\s*\[")
@@ -35,9 +36,33 @@ class ShownProblem:
         return self.severity == ERROR
 
 
+def model_file_problem(config: Config) -> Problem | None:
+    """The web UI's one rule beyond `impsy check-config`: a config it accepts (Save, Go back, a
+    restore) may play only a model of the working folder's models/ folder, or none.
+
+    On a laptop a config may name any file; on the instrument a config comes from the network,
+    and one naming /etc/passwd or ../secret would have the runtime, and the pages that describe
+    the model, open a file the musician never put there.
+    """
+    file = config.model.file
+    folder, _, name = file.partition("/")
+    if file == "" or (folder == KINDS["model"][0] and KINDS["model"][1].fullmatch(name)):
+        return None
+    return Problem(
+        config.source,
+        "model.file",
+        f'[model] file must be "" (the random dummy model) or models/NAME.tflite, a model in the '
+        f"working folder's models/ (upload it on the Models page); found {file!r}",
+        ERROR,
+    )
+
+
 def check_text(text: str, source: str = "config.toml") -> tuple[Config | None, list[ShownProblem]]:
-    """Parse and check a config's text; problems with the line each one is about."""
+    """Parse and check a config's text (with the web UI's model file rule); problems with the
+    line each one is about."""
     config, problems = parse_config(text, source)
+    if config is not None and (problem := model_file_problem(config)):
+        config, problems = None, [problem, *problems]
     shown = [
         ShownProblem(
             p.severity,

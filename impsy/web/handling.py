@@ -27,6 +27,7 @@ from impsy.web.link import Link
 from impsy.web.paths import CONFIG, KINDS, PART, Refused, Workdir, check_name, part_file
 from impsy.web.security import SESSION_COOKIE, Guard
 from impsy.web.settings import DISK_RESERVE, MB, Settings
+from impsy.web.streams import Streams
 from impsy.web.system import human_bytes, human_duration
 
 VIEWS = str(Path(__file__).resolve().parent / "views")
@@ -63,6 +64,7 @@ class Handling:
     link: Link
     inventory: Inventory
     jobs: Jobs
+    streams: Streams
     training: bool
     _config_mutex: threading.Lock  # held while config.toml is read and rewritten
 

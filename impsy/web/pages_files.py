@@ -136,7 +136,7 @@ class FilePages(Handling):
     def model_plot(self, name: str) -> Answer:
         path = self.workdir.file("model", name)
         plot = path.parent / (name[: -len(".tflite")] + MODEL_EXTRAS[1])
-        if not plot.is_file() or not self.workdir.inside(plot):
+        if not plot.is_file() or not self.workdir.inside(plot, path.parent):
             return self.refuse(404, f"{name} has no training plot")
         return bottle.static_file(plot.name, root=str(plot.parent), mimetype="image/png")
 

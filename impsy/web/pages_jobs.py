@@ -10,6 +10,7 @@ import bottle
 
 from impsy.dataset import DEFAULT_MAX_GAP, DatasetError, load_dataset
 from impsy.model import SIZES
+from impsy.web.checks import peer
 from impsy.web.handling import Answer, Handling, Refused, sse, start_event_stream
 from impsy.web.jobs import Busy, Job, build_dataset_job, stop_training, training_job
 
@@ -99,7 +100,7 @@ class JobPages(Handling):
                 if any(e["type"] == "end" for e in batch):
                     return
 
-        return events()
+        return self.streams.serve(peer(), events())
 
     def api_job(self, job_id: str) -> Answer:
         job = self.jobs.get(job_id)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 
@@ -14,12 +13,12 @@ import bottle
 
 from impsy.config import MODES
 from impsy.interaction.commands import parse_command
+from impsy.web.checks import peer
 from impsy.web.handling import Answer, Handling, sse, start_event_stream
 from impsy.web.link import COMMANDS
 from impsy.web.pages_login import safe_next
 from impsy.web.system import cpu_temperature
 
-MAX_STREAMS = 16  # live streams at once (each holds a thread)
 STREAM_KEEPALIVE = 2.0  # seconds between status events on a quiet stream
 STREAM_MIN_GAP = 0.04  # at most 25 batches of vectors a second per browser
 COMMAND_ANSWER = 1.5  # seconds to wait for `impsy run` to report its state after a command
@@ -27,9 +26,6 @@ RESTART_TIMEOUT = 60.0
 
 
 class LivePages(Handling):
-    _streams: int  # live streams open now
-    _streams_mutex: threading.Lock
-
     def dashboard(self) -> Answer:
         config, _, problems = self.checked_config()
         return self.render(
@@ -50,37 +46,28 @@ class LivePages(Handling):
 
     def monitor_stream(self) -> Answer:
         """Server-sent events: `status` (alive, state, rates) and `vectors` (batched)."""
-        with self._streams_mutex:
-            if self._streams >= MAX_STREAMS:
-                return self.refuse(503, "too many live views are open: close one and reload")
         with_vectors = bottle.request.query.get("vectors", "1") != "0"
         start_event_stream()
         bottle.response.set_header("X-Accel-Buffering", "no")
-        return self._stream(with_vectors)
+        return self.streams.serve(peer(), self._stream(with_vectors))
 
     def _stream(self, with_vectors: bool) -> Iterator[str]:
         link = self.link
-        with self._streams_mutex:
-            self._streams += 1
-        try:
-            last, last_status = link.seq, time.monotonic()  # anything after this is sent
-            yield "retry: 2000\n\n"
-            yield sse("status", link.status())
-            while True:
-                last, vectors, state = link.wait(last, STREAM_KEEPALIVE)
-                if with_vectors and vectors:
-                    batch = {"in": [], "out": []}
-                    for v in vectors[-512:]:
-                        batch[v.kind].append([round(v.time, 4), v.values])
-                    yield sse("vectors", batch)
-                now = time.monotonic()
-                if state is not None or now - last_status >= STREAM_KEEPALIVE:
-                    yield sse("status", link.status())
-                    last_status = now
-                time.sleep(STREAM_MIN_GAP)
-        finally:
-            with self._streams_mutex:
-                self._streams -= 1
+        last, last_status = link.seq, time.monotonic()  # anything after this is sent
+        yield "retry: 2000\n\n"
+        yield sse("status", link.status())
+        while True:
+            last, vectors, state = link.wait(last, STREAM_KEEPALIVE)
+            if with_vectors and vectors:
+                batch = {"in": [], "out": []}
+                for v in vectors[-512:]:
+                    batch[v.kind].append([round(v.time, 4), v.values])
+                yield sse("vectors", batch)
+            now = time.monotonic()
+            if state is not None or now - last_status >= STREAM_KEEPALIVE:
+                yield sse("status", link.status())
+                last_status = now
+            time.sleep(STREAM_MIN_GAP)
 
     def commands_page(self) -> Answer:
         return self.render("commands", modes=MODES)

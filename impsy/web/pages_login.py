@@ -6,8 +6,11 @@ from urllib.parse import urlparse
 
 import bottle
 
+from impsy.web.checks import BUSY, peer
 from impsy.web.handling import Answer, Handling
-from impsy.web.security import AUTH_COOKIE, LOGIN_DAYS
+from impsy.web.passwords import Busy, Throttled
+from impsy.web.security import AUTH_COOKIE
+from impsy.web.sessions import LIFETIME
 
 
 def safe_next(target: str) -> str:
@@ -28,23 +31,27 @@ class LoginPages(Handling):
         target = safe_next(bottle.request.forms.get("next", "/"))
         if not self.guard.password_required:
             return bottle.redirect(target, 303)
-        client = bottle.request.remote_addr or ""
-        if self.guard.throttled(client):
+        try:
+            ok = self.guard.check_password(bottle.request.forms.get("password", ""), peer())
+        except Throttled:
             return self.refuse(
                 429, "Too many wrong passwords: wait a minute and try again.", "login", next=target
             )
-        if not self.guard.check_password(bottle.request.forms.get("password", ""), client):
+        except Busy:
+            return self.refuse(503, BUSY[0].upper() + BUSY[1:] + ".", "login", next=target)
+        if not ok:
             return self.refuse(401, "Wrong password.", "login", next=target)
         bottle.response.set_cookie(
             AUTH_COOKIE,
-            self.guard.login_cookie(),
+            self.guard.login(),
             path="/",
             httponly=True,
             samesite="lax",
-            max_age=LOGIN_DAYS * 86400,
+            max_age=int(LIFETIME),
         )
         return bottle.redirect(target, 303)
 
     def logout(self) -> Answer:
+        self.guard.logout(bottle.request.get_cookie(AUTH_COOKIE))
         bottle.response.delete_cookie(AUTH_COOKIE, path="/")
         return bottle.redirect("/login" if self.guard.password_required else "/", 303)

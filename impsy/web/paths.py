@@ -1,8 +1,10 @@
 """The working folder: every path a request names is checked to stay inside it.
 
 A request only ever names a plain file name inside one of the known folders (logs/, datasets/,
-models/); a name with a slash, a leading dot or the wrong shape is refused, and a name that is a
-symlink pointing outside the working folder is refused too.
+models/); a name with a slash, a leading dot or the wrong shape is refused. A file is served,
+listed or backed up only if, with every symlink followed, it stays in its own folder and out of
+.webui/ (the secret key and password hash): a link named like a log that leads to the secret,
+or to config.toml, is not a log.
 """
 
 from __future__ import annotations
@@ -117,22 +119,30 @@ class Workdir:
         """The files that belong to models/<name>.tflite: its .keras twin, report and plot."""
         folder, stem = self.root / KINDS["model"][0], name.removesuffix(".tflite")
         paths = [folder / (stem + suffix) for suffix in MODEL_COMPANIONS]
-        return [path for path in paths if path.is_file() and self.inside(path)]
+        return [path for path in paths if path.is_file() and self.inside(path, folder)]
 
-    def inside(self, path: Path) -> bool:
-        """Does this path, with every symlink followed, stay inside the working folder?"""
+    def inside(self, path: Path, folder: Path | None = None) -> bool:
+        """Does this path, with every symlink followed, stay inside `folder` (the working folder
+        if None; itself inside the working folder) and out of .webui/?"""
         try:
-            path.resolve().relative_to(self.real)
-        except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
+            real = path.resolve()
+            base = (folder or self.root).resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop
             return False
-        return True
+        root = self.real
+        return (
+            real.is_relative_to(base)
+            and base.is_relative_to(root)
+            and not real.is_relative_to(root / STATE)
+        )
 
     def file(self, kind: str, name: str, must_exist: bool = True) -> Path:
         """The path of a named file of a kind, checked: Refused(400/403/404) otherwise."""
         check_name(kind, name)
-        path = self.folder(kind) / name
-        if not self.inside(path):
-            raise Refused(403, f"{KINDS[kind][0]}/{name} points outside the working folder: refused")
+        folder = self.folder(kind)
+        path = folder / name
+        if not self.inside(path, folder):
+            raise Refused(403, f"{KINDS[kind][0]}/{name} leads out of its folder: refused")
         if must_exist and not path.is_file():
             raise Refused(404, f"there is no {kind} called {name!r}")
         return path
@@ -144,7 +154,7 @@ class Workdir:
             return []
         found = []
         for path in base.iterdir():
-            if pattern.fullmatch(path.name) and path.is_file() and self.inside(path):
+            if pattern.fullmatch(path.name) and path.is_file() and self.inside(path, base):
                 found.append(path)
         return sorted(found, key=lambda p: p.name)
 
@@ -223,6 +233,6 @@ def walk_files(workdir: Workdir, kinds: tuple[str, ...] | None = None) -> Iterat
         if base is None:
             continue
         for path in sorted(base.iterdir(), key=lambda p: p.name):
-            if path.name.startswith(".") or not path.is_file() or not workdir.inside(path):
+            if path.name.startswith(".") or not path.is_file() or not workdir.inside(path, base):
                 continue
             yield f"{KINDS[kind][0]}/{path.name}", path

@@ -3,9 +3,8 @@
 - Every browser gets a random session id in a cookie; its CSRF token is an HMAC of that id with
   a secret kept in WORKDIR/.webui/secret. Every state-changing request must carry the token (a
   form field or the X-CSRF-Token header), so another web site cannot make the browser act.
-- The password is optional (off by default on the USB link). It is stored as a scrypt hash;
-  a login gives a signed cookie that names the hash it was made with, so changing the password
-  logs everyone out.
+- The password is optional (off by default on the USB link): passwords.py checks guesses,
+  sessions.py keeps the logins it grants.
 - Host names that are not IP addresses, localhost, *.local or this machine's name are refused:
   with DNS rebinding, a web page could otherwise read this server under its own name.
 """
@@ -20,12 +19,13 @@ import hmac
 import ipaddress
 import json
 import logging
-import os
 import secrets
 import socket
 import threading
-import time
 from pathlib import Path
+
+from impsy.web.passwords import Hasher, Throttle, fingerprint, read_password_hash, write_private
+from impsy.web.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +33,6 @@ SESSION_COOKIE = "impsy_session"
 AUTH_COOKIE = "impsy_auth"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
-LOGIN_DAYS = 30
-SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # 16 MB of memory: fine on a Zero 2 W, slow to guess
-MAX_FAILURES = 5  # failed logins per minute before logins are refused for a while
-FAILURE_WINDOW = 60.0
-
-
-UNREADABLE = "!unreadable"  # a password file that exists but cannot be read: nobody can log in
-
-
-def _write_private(path: Path, text: str, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def load_secret(state: Path) -> bytes:
@@ -62,49 +46,8 @@ def load_secret(state: Path) -> bytes:
         pass
     value = secrets.token_bytes(32)
     with contextlib.suppress(OSError):
-        _write_private(path, value.hex())
+        write_private(path, value.hex())
     return value
-
-
-# ---- Password -----------------------------------------------------------------------------------
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
-    return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        actual = hashlib.scrypt(
-            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual.hex(), digest)
-
-
-def read_password_hash(path: Path) -> str | None:
-    """The stored hash; None without a password file. An unreadable file locks everyone out
-    (failing closed) rather than switching the password off."""
-    try:
-        text = path.read_text().strip()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as error:
-        log.error("%s cannot be read (%s): nobody can log in until it is fixed", path, error)
-        return UNREADABLE
-    return text or None
-
-
-def write_password_hash(path: Path, password: str) -> None:
-    # Group-readable: set by the first user over SSH, read by the web UI's service user, both in
-    # group impsy. It holds a salted scrypt hash only.
-    _write_private(path, hash_password(password) + "\n", 0o640)
 
 
 class Guard:
@@ -123,7 +66,9 @@ class Guard:
         self.allowed_hosts = {h.lower().rstrip(".") for h in allowed_hosts}
         with contextlib.suppress(OSError):
             self.allowed_hosts.add(socket.gethostname().lower())
-        self._failures: dict[str, list[float]] = {}  # client address -> times of wrong passwords
+        self.sessions = Sessions()
+        self._hasher = Hasher()
+        self._throttle = Throttle()
         self._mutex = threading.Lock()
         self._locked = self._read_lock()
 
@@ -150,36 +95,20 @@ class Guard:
     def password_required(self) -> bool:
         return self.password_hash is not None
 
-    def _fingerprint(self, stored: str) -> str:
-        return hashlib.sha256(stored.encode()).hexdigest()[:16]
+    def login(self) -> str:
+        """A new login session (for the current password); its cookie value."""
+        return self.sessions.start(fingerprint(self.password_hash or ""))
 
-    def login_cookie(self, now: float | None = None) -> str:
-        stored = self.password_hash or ""
-        issued = str(int(now if now is not None else time.time()))
-        mac = hmac.new(self.secret, f"auth:{issued}:{self._fingerprint(stored)}".encode(), hashlib.sha256)
-        return f"{issued}.{mac.hexdigest()}"
-
-    def login_ok(self, cookie: str | None, now: float | None = None) -> bool:
+    def login_ok(self, cookie: str | None) -> bool:
         stored = self.password_hash
-        if stored is None:
-            return True
-        if not cookie or "." not in cookie:
-            return False
-        issued, mac = cookie.split(".", 1)
-        if not issued.isdigit():
-            return False
-        age = (now if now is not None else time.time()) - int(issued)
-        if age < 0 or age > LOGIN_DAYS * 86400:
-            return False
-        expected = hmac.new(
-            self.secret, f"auth:{issued}:{self._fingerprint(stored)}".encode(), hashlib.sha256
-        ).hexdigest()
-        return hmac.compare_digest(expected, mac)
+        return stored is None or self.sessions.valid(cookie, fingerprint(stored))
 
-    def basic_ok(self, header: str | None, client: str = "") -> bool:
+    def logout(self, cookie: str | None) -> None:
+        self.sessions.end(cookie)
+
+    def basic_ok(self, header: str | None, peer: str) -> bool:
         """HTTP Basic credentials (any user name) for the command-line tools."""
-        stored = self.password_hash
-        if stored is None:
+        if self.password_hash is None:
             return True
         if not header or not header.lower().startswith("basic "):
             return False
@@ -188,30 +117,18 @@ class Guard:
         except (binascii.Error, UnicodeDecodeError):
             return False
         _, _, password = decoded.partition(":")
-        return self.check_password(password, client)
+        return self.check_password(password, peer)
 
-    def check_password(self, password: str, client: str = "", now: float | None = None) -> bool:
+    def check_password(self, password: str, peer: str) -> bool:
+        """Is this the password? Throttled if `peer` guessed wrong too often, Busy if too many
+        guesses are being checked (passwords.py)."""
         stored = self.password_hash
         if stored is None:
             return True
-        ok = verify_password(password, stored)
-        if not ok:
-            with self._mutex:
-                self._failures.setdefault(client, []).append(now if now is not None else time.monotonic())
-        return ok
+        return self._throttle.check(peer, lambda: self._hasher.verify(password, stored))
 
-    def throttled(self, client: str = "", now: float | None = None) -> bool:
-        """Too many wrong passwords lately from this client? Counted per client address, so
-        someone guessing on the network cannot lock the owner out."""
-        now = now if now is not None else time.monotonic()
-        with self._mutex:
-            # Every client's old failures go, so addresses that never come back are forgotten.
-            self._failures = {
-                who: recent
-                for who, times in self._failures.items()
-                if (recent := [t for t in times if now - t < FAILURE_WINDOW])
-            }
-            return len(self._failures.get(client, ())) >= MAX_FAILURES
+    def throttled(self, peer: str) -> bool:
+        return self._throttle.throttled(peer)
 
     # -- performance lock --
 
@@ -229,7 +146,7 @@ class Guard:
         with self._mutex:
             self._locked = locked
             with contextlib.suppress(OSError):
-                _write_private(self.lock_file, json.dumps({"locked": locked}) + "\n")
+                write_private(self.lock_file, json.dumps({"locked": locked}) + "\n")
 
     # -- host names --
 

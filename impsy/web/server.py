@@ -1,52 +1,24 @@
-"""`impsy webui`: serve the web UI with a multi-threaded WSGI server from the standard library.
-
-One thread per connection, so a live stream (server-sent events) never blocks another page.
-"""
+"""`impsy webui`: its options at work (password, restart command) and serving the web UI
+(httpserver.py has the server itself)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import logging
 import shlex
 import signal
-import socket
 import sys
 import threading
 from pathlib import Path
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import make_server
 
 from impsy.notify import notify
+from impsy.web.httpserver import IPv6PooledWSGIServer, PooledWSGIServer, QuietHandler
+from impsy.web.memory import bound_malloc
 from impsy.web.options import default_restart_command
 
 log = logging.getLogger("impsy.web")
-
-
-class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True  # live streams must not keep the process from stopping
-    block_on_close = False
-    allow_reuse_address = True
-
-
-class IPv6ThreadingWSGIServer(ThreadingWSGIServer):
-    address_family = socket.AF_INET6
-
-
-class QuietHandler(WSGIRequestHandler):
-    """Log refused and failed requests only: every page view in the journal is noise."""
-
-    def log_request(self, code="-", size="-") -> None:
-        if str(code)[:1] in "45":
-            log.info('%s "%s" %s', self.client_address[0], self.requestline, code)
-
-    def log_message(self, format: str, *args) -> None:
-        log.debug("%s %s", self.client_address[0], format % args)
-
-    def handle(self) -> None:
-        with contextlib.suppress(ConnectionError, TimeoutError):  # a browser went away mid-stream
-            super().handle()
 
 
 def password_file(args: argparse.Namespace) -> Path:
@@ -54,7 +26,7 @@ def password_file(args: argparse.Namespace) -> Path:
 
 
 def set_password(args: argparse.Namespace) -> int:
-    from impsy.web.security import write_password_hash
+    from impsy.web.passwords import write_password_hash
 
     path = password_file(args)
     if sys.stdin.isatty():
@@ -120,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    bound_malloc()  # before any thread starts
     ui = build(args)
-    server_class = IPv6ThreadingWSGIServer if ":" in args.host else ThreadingWSGIServer
+    server_class = IPv6PooledWSGIServer if ":" in args.host else PooledWSGIServer
     try:
         server = make_server(
             args.host, args.port, ui.app, server_class=server_class, handler_class=QuietHandler

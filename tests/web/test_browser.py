@@ -27,9 +27,9 @@ from web.helpers import FAKE_TRAINER, REPO, fake_checker, free_port, start_webui
 from impsy.channels.udp import osc_message
 from impsy.dataset import Dataset
 from impsy.web.app import create_app
+from impsy.web.httpserver import PooledWSGIServer, QuietHandler
+from impsy.web.passwords import write_password_hash
 from impsy.web.paths import Workdir
-from impsy.web.security import write_password_hash
-from impsy.web.server import QuietHandler, ThreadingWSGIServer
 from impsy.web.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -412,7 +412,7 @@ def serve(tmp_path):
         shutil.copy(REPO / "configs" / "default.toml", root / "config.toml")
         ui = create_app(Settings(workdir=Workdir.at(root), check_models=fake_checker, **settings))
         server = make_server(
-            "127.0.0.1", 0, ui.app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
+            "127.0.0.1", 0, ui.app, server_class=PooledWSGIServer, handler_class=QuietHandler
         )
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)

@@ -171,17 +171,41 @@ def test_the_stream_without_vectors_sends_state_changes(ui, client):
     assert kind == "status" and data["alive"] is True and data["state"]["mode"] == "callresponse"
 
 
-def test_too_many_streams_are_refused(ui, client, monkeypatch):
-    import impsy.web.pages_live as pages_live
+def test_idle_streams_never_lock_out_a_new_one(ui, client):
+    """16 streams nobody reads: the 17th is let in, and the oldest ones are told to end."""
+    from web.helpers import Client
 
-    monkeypatch.setattr(pages_live, "MAX_STREAMS", 1)
-    _, _, first = client.stream("/monitor/stream")
-    next(iter(first))
-    response = client.get("/monitor/stream", headers={"Accept": "application/json"})
-    first.close()
-    assert response.status == 503
-    assert response.json() == {"error": "too many live views are open: close one and reload"}
-    assert client.stream("/monitor/stream")[0] == 200
+    from impsy.web import streams
+
+    hoarder = Client(ui.app, remote="10.0.0.66")
+    idle = []
+    for _ in range(16):
+        status, _, body = hoarder.stream("/monitor/stream?vectors=0")
+        assert status == 200
+        chunks = iter(body)
+        next(chunks)  # started, then never read again
+        idle.append((chunks, body))
+    assert len(ui.streams) == streams.MAX_STREAMS
+    status, _, mine = client.stream("/monitor/stream?vectors=0")
+    assert status == 200
+    read_events(iter(mine), 1)
+    # The hoarder's oldest streams end at their next event (its newest are still open).
+    ui.link.report()
+    chunks, _ = idle[0]
+    assert next(chunks) == f"retry: {streams.RECONNECT_MS}\n\n".encode()
+    assert next(chunks, None) is None
+    mine.close()
+    for _, body in idle:
+        body.close()
+    assert len(ui.streams) == 0
+
+
+def test_a_stream_ends_after_its_lifetime(ui, client, monkeypatch):
+    from impsy.web import streams
+
+    monkeypatch.setattr(streams, "LIFETIME", 0.0)
+    _, _, body = client.stream("/monitor/stream?vectors=0")
+    assert list(body) == [f"retry: {streams.RECONNECT_MS}\n\n".encode()]
 
 
 # ---- The Link itself, on real UDP sockets ----------------------------------------------------------------

@@ -15,6 +15,7 @@ from impsy.web.configtext import (
     WizardChoices,
     check_text,
     locate,
+    model_file_problem,
     set_keys,
     with_model,
     wizard_text,
@@ -142,8 +143,12 @@ def test_the_api_answers_problems_as_json(client, workdir):
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.name)
 def test_the_page_uses_the_same_checker_as_check_config(client, workdir, fixture):
+    """...plus its one rule of its own: the model must be in models/ (test_model_file.py)."""
     text = fixture.read_text()
     expected = check_config(fixture)
+    config, _ = parse_config(text, "config.toml")
+    if config is not None and (extra := model_file_problem(config)):
+        expected = [extra, *expected]
     _, shown = check_text(text, "config.toml")
     relabelled = format_problems(expected).replace(str(fixture), "config.toml")
     assert "\n".join(p.text for p in shown) == relabelled

@@ -90,7 +90,7 @@ def test_a_symlink_out_of_the_folder_is_never_served_or_deleted(client, workdir,
         assert response.status == 403
         folder = "logs" if "log" in path else "models"
         name = LOG if "log" in path else "m.tflite"
-        assert response.json() == {"error": f"{folder}/{name} points outside the working folder: refused"}
+        assert response.json() == {"error": f"{folder}/{name} leads out of its folder: refused"}
     assert client.post(f"/logs/{LOG}/delete").status == 403
     assert secret.exists()
     assert client.get("/api/logs").json() == {"logs": []}

@@ -16,7 +16,7 @@ from conftest import gesture, write_log
 from impsy_train.remote import NeedPassword, Remote, RemoteError, pull, push
 from web.helpers import CONFIG_4D, free_port, start_webui, stop
 
-from impsy.web.security import write_password_hash
+from impsy.web.passwords import write_password_hash
 
 
 @pytest.fixture

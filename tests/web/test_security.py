@@ -9,14 +9,16 @@ import re
 import pytest
 from web.helpers import Client
 
-from impsy.web.security import (
+from impsy.web import sessions
+from impsy.web.passwords import (
     FAILURE_WINDOW,
     MAX_FAILURES,
-    Guard,
+    Throttle,
     hash_password,
     verify_password,
     write_password_hash,
 )
+from impsy.web.sessions import Sessions
 from impsy.web.settings import Limits
 
 CSRF_MESSAGE = (
@@ -197,7 +199,7 @@ def test_a_config_just_under_its_limit_is_accepted_however_the_form_encodes_it(m
     _, client = make_ui()
     limit = Limits().config
     padding = (limit - len(workdir.config.read_bytes()) - 10) // 5  # "é[]\"" is 5 bytes
-    text = workdir.config.read_text() + "# " + "é[]\"" * padding + "\n"
+    text = workdir.config.read_text() + "# " + 'é[]"' * padding + "\n"
     assert len(text.encode()) <= limit  # but nearly three times that once form-encoded
     response = client.post("/config", {"text": text, "action": "save"})
     assert response.status == 200 and "Saved config.toml" in response.text
@@ -364,19 +366,112 @@ def test_an_unreadable_password_file_locks_everyone_out(client, workdir):
     assert client.get("/api/status", headers={"Authorization": "Basic aW1wc3k6"}).status == 401
 
 
-def test_login_cookies_expire(workdir, with_password):
-    guard = Guard(b"k" * 32, workdir.state / "password", workdir.state / "lock.json")
-    cookie = guard.login_cookie(now=1_000_000)
-    assert guard.login_ok(cookie, now=1_000_000 + 3600)
-    assert not guard.login_ok(cookie, now=1_000_000 + 31 * 86400)
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_throttle_forgets_old_failures(workdir, with_password):
-    guard = Guard(b"k" * 32, workdir.state / "password", workdir.state / "lock.json")
+def test_sessions_end_after_12_hours_idle_or_7_days_in_all():
+    clock = Clock()
+    kept = Sessions(clock)
+    busy, idle = kept.start("pw"), kept.start("pw")
+    for _ in range(13):  # one request an hour keeps `busy` alive
+        clock.now += 3600
+        assert kept.valid(busy, "pw")
+    assert not kept.valid(idle, "pw")  # 13 hours without a request
+    started = clock.now - 13 * 3600
+    while clock.now + 11 * 3600 < started + sessions.LIFETIME:
+        clock.now += 11 * 3600
+        assert kept.valid(busy, "pw")
+    clock.now = started + sessions.LIFETIME + 1
+    assert not kept.valid(busy, "pw")  # a week after the login, however busy
+
+
+def test_sessions_are_bounded_and_the_least_recently_used_goes():
+    clock = Clock()
+    kept = Sessions(clock)
+    first = kept.start("pw")
+    for _ in range(sessions.MAX_SESSIONS * 3):
+        clock.now += 1
+        kept.valid(first, "pw")
+        kept.start("pw")
+    assert len(kept) == sessions.MAX_SESSIONS
+    assert kept.valid(first, "pw")
+
+
+def test_a_session_of_another_password_is_not_valid():
+    kept = Sessions()
+    token = kept.start("old")
+    assert not kept.valid(token, "new")
+    assert not kept.valid(token, "old")  # and it is gone
+
+
+def test_logging_out_ends_the_session_on_the_server(client, with_password):
+    client.post("/login", {"password": "sesame"})
+    cookie = client.cookies["impsy_auth"]
+    assert client.get("/").status == 200
+    client.post("/logout")
+    client.cookies["impsy_auth"] = cookie  # a copy of the cookie, kept by someone
+    assert client.get("/").status == 303
+    assert client.get("/api/status").status == 401
+
+
+def test_changing_the_password_ends_sessions_even_with_the_same_password(client, with_password, workdir):
+    client.post("/login", {"password": "sesame"})
+    cookie = client.cookies["impsy_auth"]
+    write_password_hash(workdir.state / "password", "sesame")
+    client.cookies["impsy_auth"] = cookie
+    assert client.get("/").status == 303
+
+
+def test_the_login_cookie_is_a_random_name_that_lasts_a_week(client, with_password):
+    response = client.post("/login", {"password": "sesame"})
+    cookie = next(v for k, v in response.headers if k == "Set-Cookie" and v.startswith("impsy_auth="))
+    assert f"max-age={7 * 86400}" in cookie.lower()
+    assert "httponly" in cookie.lower()
+
+
+def test_throttle_forgets_old_failures():
+    clock = Clock(100.0)
+    throttle = Throttle(clock)
     for _ in range(MAX_FAILURES):
-        guard.check_password("wrong", "10.0.0.9", now=100.0)
-    assert guard.throttled("10.0.0.9", now=100.0)
-    assert not guard.throttled("10.0.0.9", now=100.0 + FAILURE_WINDOW + 1)
+        throttle.check("10.0.0.9", lambda: False)
+    assert throttle.throttled("10.0.0.9")
+    clock.now += FAILURE_WINDOW + 1
+    assert not throttle.throttled("10.0.0.9")
+
+
+def test_x_forwarded_for_does_not_buy_more_guesses(client, with_password):
+    """The throttle counts the socket's peer address, never one a request claims for itself."""
+    for n in range(MAX_FAILURES):
+        headers = {"X-Forwarded-For": f"10.9.9.{n}", "X-Real-IP": f"10.8.8.{n}"}
+        assert client.post("/login", {"password": "guess"}, headers=headers).status == 401
+    for n in range(3):
+        headers = {"X-Forwarded-For": f"10.7.7.{n}"}
+        assert client.post("/login", {"password": "sesame"}, headers=headers).status == 429
+        basic = "Basic " + base64.b64encode(b"impsy:guess").decode()
+        response = client.get("/api/status", headers={**headers, "Authorization": basic})
+        assert response.status == 429
+
+
+def test_parallel_guesses_from_one_peer_get_no_more_than_the_limit(client, with_password):
+    import threading
+
+    answers = []
+
+    def guess() -> None:
+        answers.append(Client(client.app).post("/login", {"password": "guess"}).status)
+
+    threads = [threading.Thread(target=guess) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers.count(401) <= MAX_FAILURES
+    assert set(answers) <= {401, 429, 503}
 
 
 def test_one_client_guessing_does_not_lock_out_another(client, with_password):

@@ -163,6 +163,18 @@ function setupConfirmations() {
   });
 }
 
+// "Go back" on error pages: a plain link to the dashboard where there is no history.
+function setupBackLinks() {
+  document.querySelectorAll("a[data-back]").forEach((link) => {
+    link.addEventListener("click", (event) => {
+      if (history.length > 1) {
+        event.preventDefault();
+        history.back();
+      }
+    });
+  });
+}
+
 function setupProblemLinks() {
   const textarea = document.getElementById("config-text");
   if (!textarea) return;
@@ -186,5 +198,6 @@ document.addEventListener("DOMContentLoaded", () => {
   startLiveStream();
   setupUploads();
   setupConfirmations();
+  setupBackLinks();
   setupProblemLinks();
 });

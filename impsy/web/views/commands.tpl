@@ -4,7 +4,7 @@
 <div data-live-stream="/monitor/stream?vectors=0" class="cards">
 <section class="card state">
   <h2>What IMPSY reports</h2>
-  <p data-show-when="dead" class="message warning" {{!'hidden' if run['alive'] else ''}}>IMPSY is not running, so these buttons do nothing until it starts.</p>
+  <p data-show-when="dead" class="message warning" {{'hidden' if run['alive'] else ''}}>IMPSY is not running, so these buttons do nothing until it starts.</p>
   <dl>
     <dt>Mode</dt><dd data-live="state.mode" data-state="mode">{{state.get('mode', '-')}}</dd>
     <dt>Paused</dt><dd data-live="state.paused" data-format="yesno">{{'yes' if state.get('paused') else 'no'}}</dd>

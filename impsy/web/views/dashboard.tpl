@@ -6,7 +6,7 @@
   <section class="card">
     <h2>IMPSY</h2>
     <p class="big" data-live="alive-text">{{'Running' if run['alive'] else 'Not running'}}</p>
-    <div data-show-when="alive" {{!'' if run['alive'] else 'hidden'}}>
+    <div data-show-when="alive" {{'' if run['alive'] else 'hidden'}}>
       <dl>
         <dt>Mode</dt><dd data-live="state.mode">{{state.get('mode', '-')}}</dd>
         <dt>Paused</dt><dd data-live="state.paused" data-format="yesno">{{'yes' if state.get('paused') else 'no'}}</dd>
@@ -18,7 +18,7 @@
         <dt>Version</dt><dd data-live="state.version">{{state.get('version', '-')}}</dd>
       </dl>
     </div>
-    <div data-show-when="dead" {{!'hidden' if run['alive'] else ''}}>
+    <div data-show-when="dead" {{'hidden' if run['alive'] else ''}}>
       <p>No report from <code>impsy run</code> on port {{run['monitor_port']}}\\
       % if run['last_heard'] is not None:
  for <span data-live="last_heard">{{run['last_heard']}}</span> s\\

@@ -35,7 +35,11 @@ then train on it (on a laptop: see <a href="/training">Training</a>).</p>
   <tbody>
   % for d in datasets:
     <tr>
-      <td data-label="Dataset"><span class="name">{{d.name}}</span>{{!'<br><span class="date">built %s</span>' % d.created if d.created else ''}}</td>
+      <td data-label="Dataset"><span class="name">{{d.name}}</span>\\
+        % if d.created:
+<br><span class="date">built {{d.created}}</span>\\
+        % end
+</td>
       % if d.error:
       <td data-label="Dimension">-</td><td data-label="Contents" class="error">{{d.error}}</td>
       % else:

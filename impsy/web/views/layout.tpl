@@ -32,7 +32,7 @@
 <nav class="main" aria-label="Pages">
 % for href, label, key in [('/', 'Dashboard', 'dashboard'), ('/monitor', 'Monitor', 'monitor'), ('/commands', 'Commands', 'commands'), ('/config', 'Configuration', 'config'), ('/logs', 'Logs', 'logs'), ('/datasets', 'Datasets', 'datasets'), ('/models', 'Models', 'models'), ('/training', 'Training', 'training'), ('/backup', 'Backup', 'backup'), ('/restart', 'Restart', 'restart')]:
   % current = key == page or (key == 'config' and page in ('wizard', 'examples', 'example'))
-  <a href="{{href}}" {{!'aria-current="page" class="current"' if current else ''}}>\\
+  <a href="{{href}}" aria-current="{{'page' if current else 'false'}}" class="{{'current' if current else ''}}">\\
   % if label == 'Configuration':
 <span class="long">Configuration</span><span class="short">Config</span>\\
   % else:

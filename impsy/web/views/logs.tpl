@@ -10,7 +10,11 @@ New models are trained from these.</p>
   <tbody>
   % for l in logs:
     <tr>
-      <td data-label="Log"><span class="date">{{l.started}}</span>{{!' <span class="pill ok">recording</span>' if l.name == writing else ''}}<br><span class="name">{{l.name}}</span></td>
+      <td data-label="Log"><span class="date">{{l.started}}</span>\\
+        % if l.name == writing:
+ <span class="pill ok">recording</span>\\
+        % end
+<br><span class="name">{{l.name}}</span></td>
       <td data-label="Dimension">{{l.dimension}}</td>
       <td data-label="Events">{{l.performer}} from you{{', %d from IMPSY' % l.model if l.model else ''}}</td>
       <td data-label="Duration">{{human_duration(l.duration)}}</td>

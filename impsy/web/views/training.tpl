@@ -43,7 +43,7 @@ held-out performances and saves it in models/ (an existing model is never overwr
   % if job.running:
   <form method="post" action="/training/stop"><input type="hidden" name="csrf" value="{{csrf}}"><button class="danger" data-job-stop {{ro}}>Stop (keep the best epoch)</button></form>
   % end
-  <p data-job-done {{!'' if job.state == 'done' else 'hidden'}}><a class="button primary" href="/models">Go to Models to make it active</a></p>
+  <p data-job-done {{'' if job.state == 'done' else 'hidden'}}><a class="button primary" href="/models">Go to Models to make it active</a></p>
   <details open><summary>Output</summary><pre class="code output" data-job-output></pre></details>
 </section>
 % end
