@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 from impsy_train.export import export_tflite
@@ -82,12 +79,12 @@ def main() -> None:
     scored_on = holding_out(datasets["split"], held_logs).validation
     results = {}
     for policy, dataset in datasets.items():
-        result = train(dataset, settings, verbose=0, split=holding_out(dataset, held_logs))
+        result = train(dataset, settings, split=holding_out(dataset, held_logs))
         with tempfile.TemporaryDirectory() as tmp:
-            tflite, _ = export_tflite(result.model, Path(tmp) / "m.tflite")
+            tflite, _ = export_tflite(result.weights, Path(tmp) / "m.tflite")
             play = free_play(tflite)
         results[policy] = {
-            "heldout_nll_per_event": round(heldout_nll(result.model, scored_on), 3),
+            "heldout_nll_per_event": round(heldout_nll(result.weights, scored_on), 3),
             "best_epoch": result.best_epoch,
             "minutes": round(result.seconds / 60, 1),
             **play,
