@@ -11,7 +11,11 @@ is the negative log-likelihood per event in the network's scaled units (lower is
   the last epoch's weights, pauses as logged, Adam at 1e-3.
 - ours: impsy-train's defaults (TrainSettings), pauses capped at 5 s as `impsy dataset` does.
 
-usage: python bench/model_quality.py [--data ../shared/data] [--dims 9 4] [--folds 3]
+Each result is appended to a JSON-lines file as it comes, so recipes and dimensions can run
+as separate processes (two at a time on two cores) and the table be printed at the end:
+
+usage: python bench/model_quality.py [--dims 9 4] [--folds 3] [--recipes original ours]
+                                     [--results FILE] [--table-only]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -35,7 +40,7 @@ from impsy.model import MIXTURES, SCALE, SIZES
 CUT = 10.0  # seconds: a longer pause ends a piece of playing
 ORIGINAL = TrainSettings(
     epochs=100, batch_size=100, seq_len=30, learning_rate=1e-3, final_learning_rate=1e-3,
-    clip_norm=0.0, average_decay=0.0, early_stopping=True, patience=10,
+    clip_norm=0.0, event_clip=0.0, average_decay=0.0, early_stopping=True, patience=10,
 )  # fmt: skip
 
 
@@ -87,52 +92,66 @@ def train_original(train_logs: list[Path], dimension: int, seed: int) -> tuple[o
 
     layers, units = SIZES["s"]
     settings = TrainSettings(**{**ORIGINAL.__dict__, "seed": seed})
-    result = fit(
-        random_weights(dimension, layers, units, MIXTURES, seed), epoch, validate, settings, keep="last"
-    )
+    start = random_weights(dimension, layers, units, MIXTURES, seed)
+    result = fit(start, epoch, validate, settings, progress=show, keep="last")
     return result.weights, {"epochs": len(result.history["loss"]), "seconds": result.seconds}
 
 
 def train_ours(train_logs: list[Path], dimension: int, seed: int) -> tuple[object, dict]:
     dataset, _ = build_from_logs(train_logs, dimension, max_gap=DEFAULT_MAX_GAP)
-    result = train(dataset, TrainSettings(seed=seed))
+    result = train(dataset, TrainSettings(seed=seed), progress=show)
     return result.weights, {
         "epochs": len(result.history["loss"]), "best_epoch": result.best_epoch, "seconds": result.seconds
     }  # fmt: skip
 
 
-def run(data: Path, dimension: int, folds: int) -> list[dict]:
+def show(p: dict) -> None:
+    print(f"    epoch {p['epoch']}: {p['loss']:.3f} / {p['val_loss']:.3f}, {p['seconds']:.0f} s",
+          file=sys.stderr, flush=True)  # fmt: skip
+
+
+RECIPES = {"original": train_original, "ours": train_ours}
+
+
+def run(data: Path, dimension: int, folds: int, recipes: list[str], results: Path) -> None:
     logs = sorted(find_logs(data / f"performances-{dimension}d", dimension))
-    rows = []
     for fold in range(folds):
         held = logs[fold::10]
         training = [p for p in logs if p not in held]
-        test, _ = build_from_logs(held, dimension, max_gap=math.inf)
-        scored = pieces(test)
-        row = {"dimension": dimension, "fold": fold, "held_out": [p.name for p in held],
-               "events": sum(len(p) - 1 for p in scored)}  # fmt: skip
-        for name, recipe in (("original", train_original), ("ours", train_ours)):
-            weights, info = recipe(training, dimension, seed=fold)
-            row[name] = {"nll": heldout_nll(weights, scored), **info}
-            print(f"  {dimension}d fold {fold} {name:8s} {row[name]}", flush=True)
-        rows.append(row)
-    return rows
+        scored = pieces(build_from_logs(held, dimension, max_gap=math.inf)[0])
+        for name in recipes:
+            weights, info = RECIPES[name](training, dimension, seed=fold)
+            row = {"dimension": dimension, "fold": fold, "recipe": name,
+                   "nll": heldout_nll(weights, scored), "events": sum(len(p) - 1 for p in scored),
+                   "held_out": [p.name for p in held], **info}  # fmt: skip
+            print(json.dumps(row), flush=True)
+            with results.open("a") as out:
+                out.write(json.dumps(row) + "\n")
 
 
 def summary(rows: list[dict]) -> None:
+    """Both recipes side by side per dimension, with their spread over the folds."""
     print("\n| dim | recipe | held-out NLL per event, each fold | mean ± sd | training time per fold |")
     print("|---|---|---|---|---|")
     for dimension in sorted({r["dimension"] for r in rows}, reverse=True):
-        mine = [r for r in rows if r["dimension"] == dimension]
-        for name in ("original", "ours"):
-            values = np.array([r[name]["nll"] for r in mine])
-            seconds = np.array([r[name]["seconds"] for r in mine])
-            folds = ", ".join(f"{v:.2f}" for v in values)
-            print(f"| {dimension}d | {name} | {folds} | {values.mean():.2f} ± {values.std(ddof=1):.2f} "
-                  f"| {seconds.min() / 60:.1f}-{seconds.max() / 60:.1f} min |")  # fmt: skip
-        gain = np.array([r["original"]["nll"] - r["ours"]["nll"] for r in mine])
-        print(f"| {dimension}d | ours better by | {', '.join(f'{g:.2f}' for g in gain)} "
-              f"| {gain.mean():.2f} ± {gain.std(ddof=1):.2f} nats per event | |")  # fmt: skip
+        mine = {(r["recipe"], r["fold"]): r for r in rows if r["dimension"] == dimension}
+        folds = sorted({fold for _, fold in mine})
+        for name in RECIPES:
+            got = [mine[(name, f)] for f in folds if (name, f) in mine]
+            if not got:
+                continue
+            values = np.array([r["nll"] for r in got])
+            minutes = np.array([r["seconds"] for r in got]) / 60
+            spread = f"{values.std(ddof=1):.2f}" if len(values) > 1 else "n/a"
+            each = ", ".join(f"{v:.2f}" for v in values)
+            print(f"| {dimension}d | {name} | {each} | {values.mean():.2f} ± {spread} "
+                  f"| {minutes.min():.1f}-{minutes.max():.1f} min |")  # fmt: skip
+        paired = [f for f in folds if ("original", f) in mine and ("ours", f) in mine]
+        if paired:
+            gain = np.array([mine[("original", f)]["nll"] - mine[("ours", f)]["nll"] for f in paired])
+            spread = f"{gain.std(ddof=1):.2f}" if len(gain) > 1 else "n/a"
+            print(f"| {dimension}d | ours better by | {', '.join(f'{g:.2f}' for g in gain)} "
+                  f"| {gain.mean():.2f} ± {spread} nats per event | |")  # fmt: skip
 
 
 def main() -> None:
@@ -142,17 +161,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--dims", type=int, nargs="+", default=[9, 4])
     parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
+    parser.add_argument("--results", type=Path, default=Path("model_quality.jsonl"),
+                        help="JSON lines, appended to (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--table-only", action="store_true", help="print the table of the results so far")
     args = parser.parse_args()
     started = time.perf_counter()
-    rows = []
-    with one_blas_thread():
-        for dimension in args.dims:
-            rows += run(args.data, dimension, args.folds)
-    summary(rows)
-    print(f"\n{time.perf_counter() - started:.0f} s in all")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    if not args.table_only:
+        with one_blas_thread():
+            for dimension in args.dims:
+                run(args.data, dimension, args.folds, args.recipes, args.results)
+        print(f"{time.perf_counter() - started:.0f} s in all")
+    summary([json.loads(line) for line in args.results.read_text().splitlines() if line.strip()])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ against the one-step reference that the .tflite reproduces."""
 
 import numpy as np
 import pytest
-from impsy_train.network import event_nll, loss_and_gradients
+from impsy_train.network import event_nll, loss_and_gradients, mixture, mixture_nll, run_layers
 from impsy_train.optimizer import Adam, cosine_rate
 from impsy_train.weights import random_weights, step
 
@@ -79,3 +79,21 @@ def test_the_learning_rate_falls_from_start_to_end():
     assert cosine_rate(1e-3, 1e-5, 0.0) == pytest.approx(1e-3)
     assert cosine_rate(1e-3, 1e-5, 1.0) == pytest.approx(1e-5)
     assert 1e-5 < cosine_rate(1e-3, 1e-5, 0.5) < 1e-3
+
+
+def test_event_clip_bounds_one_surprising_event():
+    weights = perturbed(True)
+    rng = np.random.default_rng(5)
+    inputs, targets = rng.standard_normal((8, 4, 3)), rng.standard_normal((8, 4, 3))
+    targets[3, 2] += 1e4  # one event far from anything the network expects
+    _, _, hidden = run_layers(weights, inputs)
+    head = mixture(weights, hidden, inputs.reshape(len(hidden), -1))
+    flat, weight = targets.reshape(len(hidden), -1), np.full(len(hidden), 1 / len(hidden))
+    loss, free = mixture_nll(head, flat, weight)
+    clipped_loss, clipped = mixture_nll(head, flat, weight, event_clip=10.0)
+    lengths = np.linalg.norm(free, axis=1)
+    ordinary = lengths <= 10 * np.median(lengths)
+    assert lengths.max() > 1000 * np.median(lengths)  # the outlier dominates without clipping
+    assert np.linalg.norm(clipped, axis=1).max() <= 10.0 * np.median(lengths) * (1 + 1e-9)
+    assert np.allclose(clipped[ordinary], free[ordinary])
+    assert clipped_loss == loss  # the score itself is the true likelihood

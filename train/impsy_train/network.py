@@ -176,10 +176,16 @@ def mixture(weights: Weights, hidden: np.ndarray, inputs: np.ndarray) -> Mixture
     return Mixture(mus, sigmas, raw_sigmas, log_pis)
 
 
-def mixture_nll(head: Mixture, targets: np.ndarray, weight: np.ndarray) -> tuple[float, np.ndarray]:
+def mixture_nll(
+    head: Mixture, targets: np.ndarray, weight: np.ndarray, event_clip: float = 0.0
+) -> tuple[float, np.ndarray]:
     """Weighted sum of each event's negative log-likelihood, and its gradient on the head's raw output.
 
     targets [N, D]; weight [N] (the mask, divided by however the caller averages).
+    With event_clip > 0, no event's gradient may be longer than event_clip times the median
+    event's: once the network has learnt tiny sigmas (a control that holds still, a steady
+    stream of events), one surprising event has a gradient millions of times the others',
+    and would spend a whole batch's step on itself.
     """
     z = (targets[:, None, :] - head.mus) / head.sigmas
     log_sigmas = np.log(head.sigmas)
@@ -196,6 +202,11 @@ def mixture_nll(head: Mixture, targets: np.ndarray, weight: np.ndarray) -> tuple
     d_logits = np.exp(head.log_pis) * weight[:, None] - posterior
     n = len(targets)
     d_raw = np.concatenate([d_mus.reshape(n, -1), d_sigmas.reshape(n, -1), d_logits], axis=1)
+    if event_clip > 0:
+        lengths = np.sqrt(np.einsum("ij,ij->i", d_raw, d_raw))
+        limit = event_clip * np.median(lengths[weight > 0]) if np.any(weight > 0) else 0.0
+        if limit > 0:
+            d_raw *= np.minimum(1.0, limit / np.maximum(lengths, 1e-30))[:, None]
     return float(np.dot(nll, weight)), d_raw
 
 
@@ -223,15 +234,16 @@ def event_nll(weights: Weights, inputs: np.ndarray, targets: np.ndarray) -> np.n
 
 
 def loss_and_gradients(
-    weights: Weights, inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray
+    weights: Weights, inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray, event_clip: float = 0.0
 ) -> tuple[float, list[np.ndarray]]:
     """Mean NLL per unmasked event over a batch [T, B, D] from zero state, and its gradient
-    for every array of `weights`, in the order of `weights.arrays()`."""
+    for every array of `weights`, in the order of `weights.arrays()` (see mixture_nll for
+    event_clip)."""
     layers, caches, hidden = run_layers(weights, inputs)
     steps, batch = mask.shape
     head = mixture(weights, hidden, inputs.reshape(len(hidden), -1))
     count = max(float(mask.sum()), 1.0)
-    total, d_raw = mixture_nll(head, targets.reshape(steps * batch, -1), mask.reshape(-1) / count)
+    total, d_raw = mixture_nll(head, targets.reshape(steps * batch, -1), mask.reshape(-1) / count, event_clip)
     d_raw = d_raw.astype(inputs.dtype, copy=False)
     grads_head = [hidden.T @ d_raw, d_raw.sum(axis=0)]
     d_hidden = np.ascontiguousarray(

@@ -27,6 +27,7 @@ class TrainSettings:
     learning_rate: float = 1e-3
     final_learning_rate: float = 1e-5
     clip_norm: float = 1.0
+    event_clip: float = 10.0  # no event's gradient longer than 10x the median's (network.mixture_nll)
     average_decay: float = 0.99  # 0 keeps the last step's weights
     validation_fraction: float = 0.1
     seed: int = 0

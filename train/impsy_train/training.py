@@ -146,7 +146,7 @@ def fit(
                 )
                 losses = []
                 for inputs, targets, mask in epoch_batches(rng):
-                    loss, grads = loss_and_gradients(weights, inputs, targets, mask)
+                    loss, grads = loss_and_gradients(weights, inputs, targets, mask, settings.event_clip)
                     if math.isfinite(optimizer.step(grads)):
                         losses.append(loss)
                     if average:
@@ -194,11 +194,11 @@ def size_warning(dimension: int, size: str, events: int) -> str | None:
     if events >= parameter_count(dimension, size):
         return None
     fitting = [name for name in SIZES if parameter_count(dimension, name) <= events]
-    advice = f"use --modelsize {fitting[-1]}" if fitting else "record more performances"
+    advice = f"use --modelsize {fitting[-1]}, or record more" if fitting else "record more performances"
     return (
         f"{events:,} training events are few for size {size} "
         f"({parameter_count(dimension, size):,} weights to learn): it will learn the performances "
-        f"by heart rather than your gestures; {advice}, or record more"
+        f"by heart rather than your gestures; {advice}"
     )
 
 
