@@ -1,6 +1,7 @@
 """How well do models predict performances they never saw? Two recipes on the same folds.
 
-For each fold, every tenth log (a different tenth per fold) is held out. Both recipes train
+For each fold, every tenth log is held out (a different tenth per fold: the logs a model
+trained with `--seed FOLD` holds out, so fold 0 is the shipped models' split). Both recipes train
 on the other logs with the same trainer (impsy-train's numpy network), and both are scored
 on the same events: the held-out logs, cut at pauses over CUT seconds (the pause itself is
 not predicted), each piece run from a zero state as a live performance starts. The figure
@@ -32,6 +33,7 @@ from impsy_train.settings import TrainSettings
 from impsy_train.threads import one_blas_thread
 from impsy_train.training import fit, heldout_nll, train
 from impsy_train.weights import random_weights
+from impsy_train.windows import split_by_performance
 
 from impsy.dataset import DEFAULT_MAX_GAP, Dataset, build_from_logs
 from impsy.logs import find_logs
@@ -40,7 +42,7 @@ from impsy.model import MIXTURES, SCALE, SIZES
 CUT = 10.0  # seconds: a longer pause ends a piece of playing
 ORIGINAL = TrainSettings(
     epochs=100, batch_size=100, seq_len=30, learning_rate=1e-3, final_learning_rate=1e-3,
-    clip_norm=0.0, event_clip=0.0, average_decay=0.0, early_stopping=True, patience=10,
+    clip_norm=0.0, event_clip=0.0, average_decay=0.0, adam_beta2=0.999, early_stopping=True, patience=10,
 )  # fmt: skip
 
 
@@ -115,8 +117,11 @@ RECIPES = {"original": train_original, "ours": train_ours}
 
 def run(data: Path, dimension: int, folds: int, recipes: list[str], results: Path) -> None:
     logs = sorted(find_logs(data / f"performances-{dimension}d", dimension))
+    everything = build_from_logs(logs, dimension, DEFAULT_MAX_GAP)[0]
     for fold in range(folds):
-        held = logs[fold::10]
+        # The same held-out logs as a shipped model trained with seed `fold` (fold 0: seed 0).
+        names = split_by_performance(everything, seed=fold).validation_logs
+        held = [p for p in logs if p.name in names]
         training = [p for p in logs if p not in held]
         scored = pieces(build_from_logs(held, dimension, max_gap=math.inf)[0])
         for name in recipes:

@@ -25,6 +25,8 @@ class TrainSettings:
     patience: int = 10
     seq_len: int = SEQ_LEN
     learning_rate: float = 1e-3
+    adam_beta2: float = 0.99  # Adam's second-moment memory: shorter than the usual 0.999, so a
+    # gradient that grows as the sigmas shrink does not take outsized steps (4d touch data diverged)
     final_learning_rate: float = 1e-5
     clip_norm: float = 1.0
     event_clip: float = 10.0  # no event's gradient longer than 10x the median's (network.mixture_nll)

@@ -124,7 +124,7 @@ def fit(
     """
     rng = np.random.default_rng(settings.seed)
     params = weights.arrays()
-    optimizer = Adam(params, settings.learning_rate, settings.clip_norm or None)
+    optimizer = Adam(params, settings.learning_rate, settings.clip_norm or None, beta2=settings.adam_beta2)
     average = Average(params, settings.average_decay) if settings.average_decay else None
     history: dict[str, list[float]] = {"loss": [], "val_loss": []}
     best, best_epoch, best_loss = None, 0, math.inf
