@@ -30,6 +30,8 @@ GPIO_COMMANDS = ("mode", "pause", "reset")
 GPIO_ACTIVITIES = ("input", "output", "playing")
 PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
 ERROR, WARNING = "error", "warning"
+# Values per event: dt and at least one control; the largest fits one OSC message's arguments.
+DIMENSION_RANGE = (2, 64)
 
 
 # ---- Problems -------------------------------------------------------------------------------
@@ -382,7 +384,7 @@ _INTERACTION = {
     "input_thru": _Field(_boolean, False),
 }
 _MODEL = {
-    "dimension": _Field(_integer(2), example="dimension = 9"),
+    "dimension": _Field(_integer(*DIMENSION_RANGE), example="dimension = 9"),
     "file": _Field(_string, ""),
     "size": _Field(_choice(SIZES), "s"),
     "sigmatemp": _Field(_number(0), example="sigmatemp = 0.01"),
