@@ -45,6 +45,10 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 )
 DEFAULT_CONFIG = Path("config.toml")
 WORKDIR_FOLDERS = ("logs", "datasets", "models")
+# Signals whose default is to end the process, so each ends `impsy run` with its shutdown (notes
+# silenced, log closed): SIGHUP is an SSH terminal closed under it. SIGPIPE stays ignored, as
+# Python sets it: a closed stdout only stops the printing (Performance._print).
+STOP_SIGNALS = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGALRM")
 # Mappings are sized by the config's dimension; they cannot follow a model of another one.
 MAPPED_SECTIONS = ("midi", "websocket", "serialmidi")
 
@@ -126,8 +130,9 @@ def run_run(args: argparse.Namespace) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        for name in STOP_SIGNALS:
+            if (sig := getattr(signal, name, None)) is not None:
+                loop.add_signal_handler(sig, stop.set)
         await performance.run(stop)
 
     asyncio.run(main())

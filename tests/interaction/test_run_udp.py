@@ -1,5 +1,6 @@
 """`impsy run` as a real process, talked to over real UDP sockets on loopback."""
 
+import signal
 import socket
 import struct
 import subprocess
@@ -134,3 +135,38 @@ def test_a_port_in_use_names_the_address_and_its_key(impsy, port, key):
         f"127.0.0.1:{getattr(run, port)} ({key}): Address already in use; another program has it: "
         "is IMPSY already running (systemctl status impsy-run)?"
     )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT])
+def test_every_terminating_signal_stops_it_with_its_shutdown(impsy, sig):
+    # SIGHUP is an SSH terminal closed under `impsy run`: it used to kill it outright.
+    run = impsy(mode="useronly")
+    run.send("/interface", *[0.5] * 8)
+    assert run.monitor.next("/monitor/in") == pytest.approx([0.5] * 8)
+    run.process.send_signal(sig)
+    out, _ = run.process.communicate(timeout=WAIT)
+    assert run.process.returncode == 0, out
+    assert "stopped: 1 inputs" in out and "logged to" in out  # notes silenced, channels and log closed
+    (log,) = list(run.logs.iterdir())
+    assert read_log(log).events == 1
+
+
+def test_a_closed_stdout_costs_no_input_and_no_log_row(impsy, tmp_path):
+    # `impsy run --verbose | head -n 1`: the pipe closes after one line; the shipped config is verbose.
+    with (tmp_path / "stderr.txt").open("w") as stderr:
+        run = impsy(verbose=True, stderr=stderr)
+        run.send("/interface", *[0.5] * 8)
+        assert run.process.stdout.readline().startswith("in ")
+        run.process.stdout.close()
+        for i in range(50):
+            run.send("/interface", *[i / 50] * 8)
+            assert len(run.client.next("/impsy")) == 8  # it still answers, every time
+        deadline = time.monotonic() + WAIT
+        while run.state()["counts"].get("in", 0) < 51:
+            assert time.monotonic() < deadline, run.state()
+        run.process.terminate()
+        assert run.process.wait(WAIT) == 0
+    (log,) = list(run.logs.iterdir())
+    assert read_log(log).events == 51
+    said = (tmp_path / "stderr.txt").read_text()
+    assert said.count("printing stops") == 1 and "Traceback" not in said and "Exception" not in said, said
