@@ -309,14 +309,14 @@ def test_bad_enum_message() -> None:
         (
             "dimension = 3",
             "dimension = 3.0",
-            "model.dimension: expected an integer >= 2; found 3.0",
+            "model.dimension: expected an integer from 2 to 64; found 3.0",
         ),
         (
             "dimension = 3",
             "dimension = true",
-            "model.dimension: expected an integer >= 2; found true",
+            "model.dimension: expected an integer from 2 to 64; found true",
         ),
-        ("dimension = 3", "dimension = 1", "model.dimension: expected an integer >= 2; found 1"),
+        ("dimension = 3", "dimension = 1", "model.dimension: expected an integer from 2 to 64; found 1"),
         ("timescale = 1", "timescale = 0", "model.timescale: expected a number > 0; found 0"),
         ("sigmatemp = 0.01", "sigmatemp = -1", "model.sigmatemp: expected a number >= 0; found -1"),
         ("pitemp = 1", "pitemp = [1]", "model.pitemp: expected a number >= 0; found [1]"),
@@ -510,7 +510,7 @@ def test_every_problem_is_reported_at_once() -> None:
     assert errors(text) == [
         "config.toml: interaction.mode: expected one of callresponse, polyphony, battle, "
         "useronly; found 'loud'",
-        "config.toml: model.dimension: expected an integer >= 2; found 0",
+        "config.toml: model.dimension: expected an integer from 2 to 64; found 0",
         "config.toml: serial.baudrate: expected an integer >= 1; found 'fast'",
     ]
 
@@ -812,7 +812,7 @@ def test_dimension_override_must_fit_the_mappings() -> None:
         '--dimension: expected 5, as midi.input."S-1" has 4 entries; found 9',
         '--dimension: expected 5, as midi.output."S-1" has 4 entries; found 9',
     ]
-    with pytest.raises(ConfigError, match=r"^--dimension: expected an integer >= 2; found 1$"):
+    with pytest.raises(ConfigError, match=r"^--dimension: expected an integer from 2 to 64; found 1$"):
         apply_overrides(config, overrides("--dimension", "1"))
 
 

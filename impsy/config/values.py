@@ -1,0 +1,168 @@
+"""Checks of single values: each returns the value converted, or raises Invalid(what was expected)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from impsy.config.problems import quote
+
+
+class Invalid(Exception):
+    """A value does not fit; the argument says what was expected."""
+
+
+@dataclass(frozen=True)
+class Lenient:
+    """A value accepted in an older form, converted, with a note showing the current form."""
+
+    value: Any
+    note: str
+
+
+Check = Callable[[Any], Any]
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise Invalid("true or false")
+
+
+def log_input_flag(value: Any) -> bool | Lenient:
+    # The original never read this key, so an old file's `false` meant nothing until now.
+    if boolean(value):
+        return True
+    return Lenient(
+        False,
+        "false: the performer's playing is not logged (the original IMPSY ignored "
+        "this key and always logged it); remove it or set true to log",
+    )
+
+
+def string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise Invalid("a string")
+
+
+def nonempty_text(value: Any) -> str:
+    if isinstance(value, str) and value.strip():
+        return value
+    raise Invalid("a non-empty string")
+
+
+def integer(low: int, high: int | None = None) -> Check:
+    expected = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
+
+    def check(value: Any) -> int:
+        # bool is an int subclass in Python, but `true` is never a number in a config.
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if is_int and value >= low and (high is None or value <= high):
+            return value
+        raise Invalid(expected)
+
+    return check
+
+
+def number_at_least(low: float, inclusive: bool = True) -> Check:
+    expected = f"a number {'>=' if inclusive else '>'} {low:g}"
+
+    def check(value: Any) -> float:
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if is_number and math.isfinite(value) and (value >= low if inclusive else value > low):
+            return float(value)
+        raise Invalid(expected)
+
+    return check
+
+
+def one_of(options: Iterable[str]) -> Check:
+    options = tuple(options)
+
+    def check(value: Any) -> str:
+        if isinstance(value, str) and value in options:
+            return value
+        raise Invalid("one of " + ", ".join(options))
+
+    return check
+
+
+PORT = integer(1, 65535)
+_WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def send_address(value: Any) -> str | Lenient:
+    address = string(value)
+    if address.strip() in _WILDCARDS:
+        # The original coerced these too: a wildcard is not a destination, and macOS refuses it.
+        return Lenient(
+            "127.0.0.1",
+            f"{address!r} is a wildcard, not an address to send to; using '127.0.0.1' (this machine)",
+        )
+    return address
+
+
+def port_names(value: Any) -> tuple[str, ...] | Lenient:
+    names = [value] if isinstance(value, str) else value
+    if not (isinstance(names, list) and all(isinstance(n, str) and n.strip() for n in names)):
+        raise Invalid('a list of port names, such as ["S-1"]')
+    if isinstance(value, str):
+        note = f"a single name is read as a list of one; write [{quote(value)}]"
+        return Lenient((value,), note)
+    return tuple(names)
+
+
+# The 40-pin header's physical pin -> BCM GPIO number, for BOARD<n> and J8:<n> pin names.
+_HEADER = {
+    3: 2,
+    5: 3,
+    7: 4,
+    8: 14,
+    10: 15,
+    11: 17,
+    12: 18,
+    13: 27,
+    15: 22,
+    16: 23,
+    18: 24,
+    19: 10,
+    21: 9,
+    22: 25,
+    23: 11,
+    24: 8,
+    26: 7,
+    27: 0,
+    28: 1,
+    29: 5,
+    31: 6,
+    32: 12,
+    33: 13,
+    35: 19,
+    36: 16,
+    37: 26,
+    38: 20,
+    40: 21,
+}
+_PIN_NAME = re.compile(r"(GPIO|BCM|BOARD|J8:)(\d+)")
+
+
+def bcm_number(pin: Any) -> int:
+    """The BCM GPIO number of a pin as written in a config (17, "GPIO17", "BOARD11", "J8:11")."""
+    if isinstance(pin, int) and not isinstance(pin, bool) and 0 <= pin <= 27:
+        return pin
+    match = _PIN_NAME.fullmatch(pin.strip().upper()) if isinstance(pin, str) else None
+    if match:
+        scheme, number = match[1], int(match[2])
+        bcm = number if scheme in ("GPIO", "BCM") else _HEADER.get(number)
+        if bcm is not None and 0 <= bcm <= 27:
+            return bcm
+    raise Invalid('a GPIO number from 0 to 27 or a pin name such as "GPIO17" or "BOARD11"')
+
+
+def pin_name(value: Any) -> int | str:
+    bcm_number(value)
+    return value.strip().upper() if isinstance(value, str) else value
