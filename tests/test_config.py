@@ -289,22 +289,22 @@ def test_bad_enum_message() -> None:
         (
             "threshold = 0.1",
             'threshold = "0.1"',
-            "interaction.threshold: expected a number >= 0; found '0.1'",
+            "interaction.threshold: expected a number from 0 to 60; found '0.1'",
         ),
         (
             "threshold = 0.1",
             "threshold = -0.1",
-            "interaction.threshold: expected a number >= 0; found -0.1",
+            "interaction.threshold: expected a number from 0 to 60; found -0.1",
         ),
         (
             "threshold = 0.1",
             "threshold = true",
-            "interaction.threshold: expected a number >= 0; found true",
+            "interaction.threshold: expected a number from 0 to 60; found true",
         ),
         (
             "threshold = 0.1",
             "threshold = nan",
-            "interaction.threshold: expected a number >= 0; found nan",
+            "interaction.threshold: expected a number from 0 to 60; found nan",
         ),
         (
             "dimension = 3",
@@ -317,9 +317,9 @@ def test_bad_enum_message() -> None:
             "model.dimension: expected an integer from 2 to 64; found true",
         ),
         ("dimension = 3", "dimension = 1", "model.dimension: expected an integer from 2 to 64; found 1"),
-        ("timescale = 1", "timescale = 0", "model.timescale: expected a number > 0; found 0"),
-        ("sigmatemp = 0.01", "sigmatemp = -1", "model.sigmatemp: expected a number >= 0; found -1"),
-        ("pitemp = 1", "pitemp = [1]", "model.pitemp: expected a number >= 0; found [1]"),
+        ("timescale = 1", "timescale = 0", "model.timescale: expected a number from 0.001 to 100; found 0"),
+        ("sigmatemp = 0.01", "sigmatemp = -1", "model.sigmatemp: expected a number from 0 to 10; found -1"),
+        ("pitemp = 1", "pitemp = [1]", "model.pitemp: expected a number from 0 to 100; found [1]"),
         (
             "[model]",
             "input_thru = 1\n[model]",
@@ -511,7 +511,7 @@ def test_every_problem_is_reported_at_once() -> None:
         "config.toml: interaction.mode: expected one of callresponse, polyphony, battle, "
         "useronly; found 'loud'",
         "config.toml: model.dimension: expected an integer from 2 to 64; found 0",
-        "config.toml: serial.baudrate: expected an integer >= 1; found 'fast'",
+        "config.toml: serial.baudrate: expected an integer from 50 to 4000000; found 'fast'",
     ]
 
 
@@ -797,8 +797,8 @@ def test_bad_override_values_name_the_option() -> None:
         apply_overrides(config, overrides("--threshold", "-1", "--mode", "loud", "--timescale", "0"))
     assert str(caught.value).splitlines() == [
         "--mode: expected one of callresponse, polyphony, battle, useronly; found 'loud'",
-        "--threshold: expected a number >= 0; found -1.0",
-        "--timescale: expected a number > 0; found 0.0",
+        "--threshold: expected a number from 0 to 60; found -1.0",
+        "--timescale: expected a number from 0.001 to 100; found 0.0",
     ]
 
 

@@ -6,7 +6,17 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from impsy.config.settings import DIMENSION_RANGE, MODES, PIN_FACTORIES
+from impsy.config.settings import (
+    BAUDRATE_RANGE,
+    DIMENSION_RANGE,
+    FEEDBACK_THRESHOLD,
+    MODES,
+    PIN_FACTORIES,
+    PITEMP,
+    SIGMATEMP,
+    THRESHOLD,
+    TIMESCALE,
+)
 from impsy.config.values import (
     PORT,
     Check,
@@ -14,7 +24,7 @@ from impsy.config.values import (
     integer,
     log_input_flag,
     nonempty_text,
-    number_at_least,
+    number,
     one_of,
     port_names,
     send_address,
@@ -44,22 +54,22 @@ TOP = {
 }
 INTERACTION = {
     "mode": Field(one_of(MODES), example='mode = "callresponse"'),
-    "threshold": Field(number_at_least(0), example="threshold = 0.1"),
+    "threshold": Field(number(THRESHOLD), example="threshold = 0.1"),
     "input_thru": Field(boolean, False),
 }
 MODEL = {
     "dimension": Field(integer(*DIMENSION_RANGE), example="dimension = 9"),
     "file": Field(string, ""),
     "size": Field(one_of(SIZES), "s"),
-    "sigmatemp": Field(number_at_least(0), example="sigmatemp = 0.01"),
-    "pitemp": Field(number_at_least(0), example="pitemp = 1"),
-    "timescale": Field(number_at_least(0, inclusive=False), example="timescale = 1"),
+    "sigmatemp": Field(number(SIGMATEMP), example="sigmatemp = 0.01"),
+    "pitemp": Field(number(PITEMP), example="pitemp = 1"),
+    "timescale": Field(number(TIMESCALE), example="timescale = 1"),
 }
 MIDI = {
     "in_device": Field(port_names, ()),
     "out_device": Field(port_names, ()),
     "feedback_protection": Field(boolean, False),
-    "feedback_threshold": Field(number_at_least(0), 0.02),
+    "feedback_threshold": Field(number(FEEDBACK_THRESHOLD), 0.02),
 }
 OSC = {
     "server_ip": Field(nonempty_text, example='server_ip = "0.0.0.0"'),
@@ -73,9 +83,9 @@ WEBSOCKET = {
 }
 SERIAL = {
     "port": Field(nonempty_text, example='port = "/dev/ttyACM0"'),
-    "baudrate": Field(integer(1), example="baudrate = 115200"),
+    "baudrate": Field(integer(*BAUDRATE_RANGE), example="baudrate = 115200"),
 }
-SERIALMIDI = {"baudrate": Field(integer(1), 31250)}  # and a port: see serialmidi_spec
+SERIALMIDI = {"baudrate": Field(integer(*BAUDRATE_RANGE), 31250)}  # and a port: see serialmidi_spec
 WEBUI = {"monitor_port": Field(PORT, 4001), "command_port": Field(PORT, 4002)}
 GPIO = {"pin_factory": Field(one_of(PIN_FACTORIES), None)}
 SECTIONS = (

@@ -10,6 +10,31 @@ GPIO_ACTIVITIES = ("input", "output", "playing")
 PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
 # Values per event: dt and at least one control; the largest fits one OSC message's arguments.
 DIMENSION_RANGE = (2, 64)
+BAUDRATE_RANGE = (50, 4_000_000)  # what Linux serial drivers offer
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a setting takes, low to high, both included. The live settings' ranges are
+    shared by the config and by /impsy/* commands, so no channel can set what a file cannot."""
+
+    low: float
+    high: float
+
+    def __contains__(self, value: object) -> bool:
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        return is_number and self.low <= value <= self.high  # NaN is never in a range
+
+    def __str__(self) -> str:
+        return f"a number from {self.low:g} to {self.high:g}"
+
+
+THRESHOLD = Range(0, 60)  # seconds of stillness before the model answers
+SIGMATEMP = Range(0, 10)  # beyond this the noise drowns every gesture
+PITEMP = Range(0, 100)  # beyond this every mixture component is as likely
+TIMESCALE = Range(0.001, 100)  # x1000 faster (MIN_INTERVAL bounds it anyway) to x100 slower
+FEEDBACK_THRESHOLD = Range(0, 1)  # seconds; a synth echoes within milliseconds
+LIVE_RANGES = {"sigmatemp": SIGMATEMP, "pitemp": PITEMP, "timescale": TIMESCALE}
 
 
 # ---- The settings ---------------------------------------------------------------------------

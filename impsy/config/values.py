@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from impsy.config.problems import quote
+from impsy.config.settings import Range
 
 
 class Invalid(Exception):
@@ -55,27 +55,22 @@ def nonempty_text(value: Any) -> str:
     raise Invalid("a non-empty string")
 
 
-def integer(low: int, high: int | None = None) -> Check:
-    expected = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
-
+def integer(low: int, high: int) -> Check:
     def check(value: Any) -> int:
         # bool is an int subclass in Python, but `true` is never a number in a config.
         is_int = isinstance(value, int) and not isinstance(value, bool)
-        if is_int and value >= low and (high is None or value <= high):
+        if is_int and low <= value <= high:
             return value
-        raise Invalid(expected)
+        raise Invalid(f"an integer from {low} to {high}")
 
     return check
 
 
-def number_at_least(low: float, inclusive: bool = True) -> Check:
-    expected = f"a number {'>=' if inclusive else '>'} {low:g}"
-
+def number(within: Range) -> Check:
     def check(value: Any) -> float:
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if is_number and math.isfinite(value) and (value >= low if inclusive else value > low):
+        if value in within:
             return float(value)
-        raise Invalid(expected)
+        raise Invalid(str(within))
 
     return check
 

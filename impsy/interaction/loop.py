@@ -27,6 +27,7 @@ from impsy.channels import build_channels
 from impsy.channels.base import Channel, ChannelError
 from impsy.config import Config
 from impsy.control import ControlChannel
+from impsy.interaction.commands import refusal
 from impsy.interaction.core import Action, Core, Log, Play, Settings, Silence
 from impsy.logs import LogWriter
 from impsy.model import Model
@@ -135,6 +136,9 @@ class Performance:
     def command(self, source: str, name: str, value: object) -> None:
         core, now = self.core, self._now()
         if core is None:
+            return
+        if why := refusal(name, value):  # checked here too: not every channel parses its commands
+            self.dropped(source, why)
             return
         log.info("%s: %s %s", source, name, "" if value is None else value)
         if name == "mode":
