@@ -21,6 +21,7 @@ from impsy.config import (
     format_problems,
     load_config,
 )
+from impsy.config.modelfile import model_file_path
 from impsy.dataset import (
     DEFAULT_MAX_GAP,
     DatasetError,
@@ -60,20 +61,11 @@ def shipped(*parts: str) -> Path:
     return Path(str(files("impsy").joinpath("data", *parts)))
 
 
-def resolve_model_path(file: str, config_path: Path) -> str:
-    """A configured model path: as given if absolute or found from here, else beside the config."""
-    path = Path(file)
-    if not file or path.is_absolute() or path.exists():
-        return file
-    beside = config_path.parent / path
-    return str(beside) if beside.exists() else file
-
-
 def prepare(args: argparse.Namespace) -> tuple[Config, Model]:
     """The config with its overrides, and the model it names, checked against each other."""
     config = apply_overrides(load_config(args.config), args)
     file = args.model if args.model is not None else config.model.file
-    model = load_model(resolve_model_path(file, Path(args.config)), config.model.dimension)
+    model = load_model(model_file_path(file, Path(args.config)), config.model.dimension)
     info, wanted = model.info, config.model
     if info.dimension != wanted.dimension:
         mapped = [s for s in MAPPED_SECTIONS if getattr(config, s) is not None]

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from impsy.config.modelfile import model_file_problems
 from impsy.config.problems import ERROR, WARNING, ConfigError, Problem, describe, key_path, quote, suggest
 from impsy.config.schema import (
     BYTE,
@@ -473,8 +474,9 @@ def _read(path: str | Path) -> tuple[Config | None, list[Problem]]:
 
 
 def check_config(path: str | Path) -> list[Problem]:
-    """Every problem in a config file (an empty list means it is fine)."""
-    return _read(path)[1]
+    """Every problem in a config file and the model file it names (an empty list means it is fine)."""
+    config, problems = _read(path)
+    return problems if config is None else problems + model_file_problems(config, Path(path))
 
 
 def load_config(path: str | Path) -> Config:

@@ -20,10 +20,13 @@ from impsy.config.settings import (
 from impsy.config.values import (
     PORT,
     Check,
+    Invalid,
     boolean,
+    device_path,
+    host,
     integer,
     log_input_flag,
-    nonempty_text,
+    model_path,
     number,
     one_of,
     port_names,
@@ -59,7 +62,7 @@ INTERACTION = {
 }
 MODEL = {
     "dimension": Field(integer(*DIMENSION_RANGE), example="dimension = 9"),
-    "file": Field(string, ""),
+    "file": Field(model_path, ""),
     "size": Field(one_of(SIZES), "s"),
     "sigmatemp": Field(number(SIGMATEMP), example="sigmatemp = 0.01"),
     "pitemp": Field(number(PITEMP), example="pitemp = 1"),
@@ -72,17 +75,17 @@ MIDI = {
     "feedback_threshold": Field(number(FEEDBACK_THRESHOLD), 0.02),
 }
 OSC = {
-    "server_ip": Field(nonempty_text, example='server_ip = "0.0.0.0"'),
+    "server_ip": Field(host, example='server_ip = "0.0.0.0"'),
     "server_port": Field(PORT, example="server_port = 6000"),
     "client_ip": Field(send_address, example='client_ip = "127.0.0.1"'),
     "client_port": Field(PORT, example="client_port = 6001"),
 }
 WEBSOCKET = {
-    "server_ip": Field(nonempty_text, example='server_ip = "0.0.0.0"'),
+    "server_ip": Field(host, example='server_ip = "0.0.0.0"'),
     "server_port": Field(PORT, example="server_port = 5001"),
 }
 SERIAL = {
-    "port": Field(nonempty_text, example='port = "/dev/ttyACM0"'),
+    "port": Field(device_path, example='port = "/dev/ttyACM0"'),
     "baudrate": Field(integer(*BAUDRATE_RANGE), example="baudrate = 115200"),
 }
 SERIALMIDI = {"baudrate": Field(integer(*BAUDRATE_RANGE), 31250)}  # and a port: see serialmidi_spec
@@ -103,20 +106,27 @@ SECTIONS = (
 
 def same_device(a: object, b: str) -> bool:
     """Two port paths name one device (/dev/serial0 is a link to /dev/ttyAMA0 on a Pi)."""
-    return isinstance(a, str) and (a == b or os.path.realpath(a) == os.path.realpath(b))
+    return checked_port(a) is not None and (a == b or os.path.realpath(a) == os.path.realpath(b))
+
+
+def checked_port(port: object) -> str | None:
+    """A raw port value if it is a device path (its own key reports it if not), else None."""
+    try:
+        return device_path(port)
+    except Invalid:
+        return None
 
 
 def serial_port(data: dict) -> str | None:
     """[serial]'s port, if it names one: the port [serialmidi] borrows when it has none."""
     serial = data.get("serial")
-    port = serial.get("port") if isinstance(serial, dict) else None
-    return port if isinstance(port, str) and port.strip() else None
+    return checked_port(serial.get("port") if isinstance(serial, dict) else None)
 
 
 def serialmidi_spec(data: dict) -> dict[str, Field]:
     """[serialmidi]'s keys: without its own port it uses [serial]'s, as the original did."""
     default = serial_port(data) or REQUIRED
-    return {"port": Field(nonempty_text, default, 'port = "/dev/ttyAMA0"'), **SERIALMIDI}
+    return {"port": Field(device_path, default, 'port = "/dev/ttyAMA0"'), **SERIALMIDI}
 
 
 # The shapes of mapping entries: kind -> the item names after the kind.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -49,10 +50,47 @@ def string(value: Any) -> str:
     raise Invalid("a string")
 
 
-def nonempty_text(value: Any) -> str:
-    if isinstance(value, str) and value.strip():
+# Strings handed to the OS (paths, device names) or a resolver (host names): bounded, and
+# printable, so no NUL (a ValueError deep inside open() or getaddrinfo()) and no control codes.
+MAX_PATH = 1024
+MAX_NAME = 255
+
+
+def _printable(value: Any, limit: int, expected: str) -> str:
+    if isinstance(value, str) and value.strip() and len(value) <= limit and value.isprintable():
         return value
-    raise Invalid("a non-empty string")
+    raise Invalid(expected)
+
+
+def device_path(value: Any) -> str:
+    """A serial device: /dev/ttyACM0, /dev/impsy/microbit, COM3."""
+    expected = f"a device path of at most {MAX_PATH} characters, such as /dev/ttyACM0"
+    return _printable(value, MAX_PATH, expected)
+
+
+def model_path(value: Any) -> str:
+    """A model file, or "" for the random dummy."""
+    if value == "":
+        return value
+    expected = f'a file path of at most {MAX_PATH} characters, or "" for random gestures'
+    return _printable(value, MAX_PATH, expected)
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def host(value: Any) -> str:
+    """An IP address or a host name that a resolver can be asked about (RFC 1123 labels)."""
+    expected = 'an IP address or host name, such as "127.0.0.1" or "laptop.local"'
+    name = _printable(value, 253, expected)
+    try:
+        ipaddress.ip_address(name)
+        return name
+    except ValueError:
+        pass
+    if all(_HOST_LABEL.fullmatch(label) for label in name.removesuffix(".").split(".")):
+        return name
+    raise Invalid(expected)
 
 
 def integer(low: int, high: int) -> Check:
@@ -98,13 +136,16 @@ def send_address(value: Any) -> str | Lenient:
             "127.0.0.1",
             f"{address!r} is a wildcard, not an address to send to; using '127.0.0.1' (this machine)",
         )
-    return address
+    return host(address)
 
 
 def port_names(value: Any) -> tuple[str, ...] | Lenient:
     names = [value] if isinstance(value, str) else value
-    if not (isinstance(names, list) and all(isinstance(n, str) and n.strip() for n in names)):
-        raise Invalid('a list of port names, such as ["S-1"]')
+    expected = f'a list of port names of at most {MAX_NAME} characters, such as ["S-1"]'
+    if not isinstance(names, list):
+        raise Invalid(expected)
+    for name in names:
+        _printable(name, MAX_NAME, expected)
     if isinstance(value, str):
         note = f"a single name is read as a list of one; write [{quote(value)}]"
         return Lenient((value,), note)
