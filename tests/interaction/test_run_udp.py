@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import pytest
+from fakes.hostile_osc import HOSTILE
 from udp_harness import WAIT, Impsy, kernel_drops
 
 from impsy.dataset import build_dataset
@@ -170,3 +171,38 @@ def test_a_closed_stdout_costs_no_input_and_no_log_row(impsy, tmp_path):
     assert read_log(log).events == 51
     said = (tmp_path / "stderr.txt").read_text()
     assert said.count("printing stops") == 1 and "Traceback" not in said and "Exception" not in said, said
+
+
+def test_hostile_datagrams_and_extreme_commands_cost_no_good_input(impsy):
+    """Every hostile datagram shape and every out-of-range command, on the [osc] port and on the
+    web UI's command port, between good inputs: each bad one dropped and counted, none applied,
+    every good one logged."""
+    run = impsy(mode="useronly")
+    extreme = [("/impsy/sigmatemp", 1e30), ("/impsy/sigmatemp", -1.0), ("/impsy/pitemp", 1e9),
+               ("/impsy/timescale", 0.0), ("/impsy/timescale", float("inf")), ("/impsy/mode", "x"),
+               ("/impsy/pause", 2)]  # fmt: skip
+    good = 0
+    for port in (run.osc_port, run.command_port):
+        for make in HOSTILE.values():
+            run.sender.sendto(make(), ("127.0.0.1", port))
+            run.send("/interface", good / 100, *[0.5] * 7)
+            good += 1
+        for address, value in extreme:
+            run.send(address, value, port=port)
+            run.send("/interface", good / 100, *[0.5] * 7)
+            good += 1
+    bad = len(HOSTILE) + len(extreme)
+    deadline = time.monotonic() + WAIT
+    while (state := run.state())["dropped"] != {"osc": bad, "control": bad} or state["counts"].get(
+        "in"
+    ) != good:
+        assert time.monotonic() < deadline, state
+    assert (state["sigmatemp"], state["pitemp"], state["timescale"], state["mode"]) == (
+        0.01,
+        1.0,
+        0.001,
+        "useronly",
+    )
+    run.stop()
+    (log,) = list(run.logs.iterdir())
+    assert read_log(log).controls[:, 0].tolist() == pytest.approx([i / 100 for i in range(good)])
