@@ -57,10 +57,8 @@ def parse_command(address: str, args: Sequence[object]) -> tuple[str, object]:
 
 def refusal(name: str, value: object) -> str | None:
     """Why a command's value, already made by a channel, must not be applied; None if it may."""
-    if name not in CHECKS:
-        return f"unknown command {name}"
     try:
-        CHECKS[name]([] if value is None else [value])
+        parse_command(PREFIX + name, [] if value is None else [value])
     except ValueError as error:
-        return f"{PREFIX}{name} {error}, got {reprlib.repr(value)}"
+        return str(error)
     return None
