@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import os
 import sys
@@ -79,10 +78,13 @@ class DropReporter:
 def _discard_output(stream: TextIO) -> None:
     """Point a stream that cannot be written at /dev/null, so what it still holds is dropped
     quietly at exit instead of failing again with a traceback."""
-    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        fd = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(fd, stream.fileno())
-        os.close(fd)
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # no descriptor: nothing to do
+        target = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, target)
+        finally:
+            os.close(null)
 
 
 class Performance:

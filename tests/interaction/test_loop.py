@@ -1,6 +1,8 @@
 """The performance loop keeps playing through a broken channel and a failing model step."""
 
 import asyncio
+import dataclasses
+import io
 import math
 
 import numpy as np
@@ -160,3 +162,17 @@ def test_a_refused_command_from_any_channel_is_counted_and_not_applied():
     state = performance.core.state()
     live = (state["sigmatemp"], state["timescale"], state["pitemp"], state["mode"])
     assert live == (0.5, 0.01, 1.0, "battle")
+
+
+class ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_output_that_fails_stops_the_printing_once_and_nothing_else(caplog):
+    verbose = dataclasses.replace(config("battle"), verbose=True)
+    recorder = Recorder(20)
+    performance = Performance(verbose, DummyModel(3, seed=0), channels=[recorder], out=ClosedPipe())
+    play(performance, recorder)
+    assert performance.counts["rnn"] >= 20
+    assert caplog.text.count("printing stops") == 1
