@@ -21,6 +21,7 @@ from impsy.config import (
     format_problems,
     load_config,
 )
+from impsy.config.modelfile import model_file_path
 from impsy.dataset import (
     DEFAULT_MAX_GAP,
     DatasetError,
@@ -45,6 +46,10 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 )
 DEFAULT_CONFIG = Path("config.toml")
 WORKDIR_FOLDERS = ("logs", "datasets", "models")
+# Signals whose default is to end the process, so each ends `impsy run` with its shutdown (notes
+# silenced, log closed): SIGHUP is an SSH terminal closed under it. SIGPIPE stays ignored, as
+# Python sets it: a closed stdout only stops the printing (Performance._print).
+STOP_SIGNALS = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGALRM")
 # Mappings are sized by the config's dimension; they cannot follow a model of another one.
 MAPPED_SECTIONS = ("midi", "websocket", "serialmidi")
 
@@ -56,20 +61,11 @@ def shipped(*parts: str) -> Path:
     return Path(str(files("impsy").joinpath("data", *parts)))
 
 
-def resolve_model_path(file: str, config_path: Path) -> str:
-    """A configured model path: as given if absolute or found from here, else beside the config."""
-    path = Path(file)
-    if not file or path.is_absolute() or path.exists():
-        return file
-    beside = config_path.parent / path
-    return str(beside) if beside.exists() else file
-
-
 def prepare(args: argparse.Namespace) -> tuple[Config, Model]:
     """The config with its overrides, and the model it names, checked against each other."""
     config = apply_overrides(load_config(args.config), args)
     file = args.model if args.model is not None else config.model.file
-    model = load_model(resolve_model_path(file, Path(args.config)), config.model.dimension)
+    model = load_model(model_file_path(file, Path(args.config)), config.model.dimension)
     info, wanted = model.info, config.model
     if info.dimension != wanted.dimension:
         mapped = [s for s in MAPPED_SECTIONS if getattr(config, s) is not None]
@@ -126,8 +122,9 @@ def run_run(args: argparse.Namespace) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        for name in STOP_SIGNALS:
+            if (sig := getattr(signal, name, None)) is not None:
+                loop.add_signal_handler(sig, stop.set)
         await performance.run(stop)
 
     asyncio.run(main())

@@ -108,13 +108,13 @@ def read_log(path: str | Path, dimension: int | None = None, source: str = INTER
                 continue
             try:
                 when = datetime.fromisoformat(fields[0]).timestamp()
-                values = [float(v) for v in fields[2:]]
+                values = [read_number(v) for v in fields[2:]]
             except ValueError as error:
                 skip(number, str(error))
                 continue
             # Finite as stored: datasets keep float32, where 1e308 would become infinity.
-            if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in values):
-                skip(number, "a value is not a finite number")
+            if not all(abs(v) <= FLOAT32_MAX for v in values):
+                skip(number, "a value is beyond a 32-bit float")
                 continue
             times.append(when)
             rows.append(values)
@@ -126,6 +126,21 @@ def read_log(path: str | Path, dimension: int | None = None, source: str = INTER
 def format_row(when: datetime, source: str, values: Iterable[float]) -> str:
     """One log row, exactly as the original wrote it."""
     return ",".join([when.isoformat(), source, *(repr(float(v)) for v in values)]) + "\n"
+
+
+# A number as format_row writes it (a float's repr) and as instruments print them: an optional
+# minus, ASCII digits, an optional fraction, an optional exponent. float() alone also reads nan,
+# inf, 1_000, +1, spaces and other scripts' digits, which no log or instrument writes.
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+
+
+def read_number(text: str) -> float:
+    """A finite number written as the log format writes numbers; ValueError saying so otherwise."""
+    if _NUMBER.fullmatch(text):
+        value = float(text)
+        if math.isfinite(value):  # 1e999 matches, and is infinity
+            return value
+    raise ValueError(f"not a plain decimal number: {text[:24]!r}")
 
 
 class LogWriter:

@@ -131,8 +131,12 @@ def test_positional_model_overrides_the_config(tmp_path):
     assert model.info.layout == "impsy" and model.dimension == 4
 
 
-@pytest.mark.parametrize("model", ["", "models/none.tflite"])
-def test_check_runs_the_dummy_when_there_is_no_model(tmp_path, model):
-    run = impsy("check", "--steps", "10", "-c", str(config(tmp_path, model)), cwd=tmp_path)
+def test_check_refuses_a_model_file_that_is_not_there(tmp_path):
+    run = impsy("check", "--steps", "10", "-c", str(config(tmp_path, "models/none.tflite")), cwd=tmp_path)
+    assert run.returncode == 1 and "models/none.tflite: no such file" in run.stderr
+
+
+def test_check_runs_the_dummy_when_asked_for_it(tmp_path):
+    run = impsy("check", "--steps", "10", "-c", str(config(tmp_path, "")), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "dummy (random gestures)" in run.stdout

@@ -19,6 +19,7 @@ from impsy.logs import (
     log_dimension,
     log_lines,
     read_log,
+    read_number,
 )
 
 
@@ -51,7 +52,7 @@ def test_malformed_rows_are_skipped_and_counted(tmp_path):
     assert np.allclose(read.controls, [[0.1, 0.2], [0.5, 0.6]])
     assert read.times[1] - read.times[0] == pytest.approx(0.4)
     assert read.problems[0] == f"{path.name}:3: expected 4 fields, found 3"
-    assert any("a value is not a finite number" in p for p in read.problems)
+    assert any("not a plain decimal number: 'nan'" in p for p in read.problems)
     rnn = read_log(path, source="rnn")
     assert rnn.events == 1
 
@@ -169,3 +170,36 @@ def test_a_log_with_no_line_ends_is_read_in_bounded_pieces(tmp_path):
         assert max(len(line) for line in log_lines(handle)) <= MAX_LINE
     read = read_log(path)
     assert read.events == 1 and read.skipped == 4  # the NULs, as four malformed pieces
+
+
+# What Python's float() reads and neither the log writer nor an instrument writes.
+LOOSE_NUMBERS = ["0.0_1", "0_0.5", "+0.5", " 0.5", "0.5 ", "\u0660.\u0665", "\uff10.\uff15",
+                 "1e-0_1", "nan", "NaN", "inf", "-Infinity", "1e999", "0x1p-1", ".5", "5.", "", "-",
+                 "1e", "0.5e+"]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", ["0.5", "1", "0", "-0.25", "1e-05", "1.5e+16", "0.001", "0.3359375", "1E-3"])
+def test_numbers_are_read_as_the_log_writer_writes_them(text):
+    assert read_number(text) == float(text)
+
+
+@pytest.mark.parametrize("value", [0.1, 1 / 3, 1e-7, 123456.789, -2.5e-300, 0.0])
+def test_every_number_the_writer_writes_is_read_back_exactly(value):
+    (written,) = format_row(datetime(2020, 1, 1), "rnn", [value]).strip().split(",")[2:]
+    assert read_number(written) == value
+
+
+@pytest.mark.parametrize("text", LOOSE_NUMBERS)
+def test_what_only_float_reads_is_refused(text):
+    with pytest.raises(ValueError, match="not a plain decimal number"):
+        read_number(text)
+
+
+def test_a_log_row_with_a_loose_number_is_skipped(tmp_path):
+    path = tmp_path / "2020-01-01T00-00-00-3d-mdrnn.log"
+    rows = [f"2020-01-01T00:00:0{i % 10}.000000,interface,{text},0.5" for i, text in enumerate(LOOSE_NUMBERS)]
+    rows.append("2020-01-01T00:00:09.500000,interface,0.5,0.25")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    read = read_log(path)
+    assert read.events == 1 and read.skipped == len(LOOSE_NUMBERS)
+    assert read.controls.tolist() == [[0.5, 0.25]]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 from pythonosc.osc_message import OscMessage
 
@@ -67,7 +68,13 @@ class Impsy:
     """A running `impsy run` with its OSC client, monitor and command ports on free ports."""
 
     def __init__(
-        self, workdir: Path, mode: str = "polyphony", timescale: float = 0.001, wait: bool = True
+        self,
+        workdir: Path,
+        mode: str = "polyphony",
+        timescale: float = 0.001,
+        wait: bool = True,
+        verbose: bool = False,
+        stderr: IO | int = subprocess.STDOUT,
     ) -> None:
         self.client = Listener()  # plays the part of Pure Data: receives /impsy
         self.monitor = Listener()  # plays the part of the web UI: receives /monitor/*
@@ -75,7 +82,7 @@ class Impsy:
         config = workdir / "config.toml"
         config.write_text(
             f"""
-verbose = false
+verbose = {str(verbose).lower()}
 [interaction]
 mode = "{mode}"
 threshold = 0.1
@@ -101,7 +108,7 @@ command_port = {self.command_port}
             [sys.executable, "-m", "impsy", "run", "-c", str(config)],
             cwd=workdir,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=stderr,
             text=True,
         )
         self.logs = workdir / "logs"

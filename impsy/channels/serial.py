@@ -1,7 +1,8 @@
 """[serial]: comma-separated values over a serial port (micro:bit, Arduino, Pico).
 
 In: one line per gesture, `dimension - 1` numbers from 0 to 1 separated by commas, ended by
-a newline ("\\n" or "\\r\\n"), e.g. `0.25,0.5,1` for dimension 4. Spaces around numbers are
+a newline ("\\n" or "\\r\\n"), e.g. `0.25,0.5,1` for dimension 4, each number written as the
+log format writes them (impsy.logs.read_number: `0.5`, `1`, `1e-3`). Spaces around numbers are
 fine; blank lines are ignored; any other line that does not fit is dropped and counted.
 Out: the same, each number with 4 decimals: `0.2500,0.5000,1.0000\\n`.
 
@@ -25,6 +26,7 @@ import serial as pyserial
 
 from impsy.channels.base import Channel, Sink, check_vector
 from impsy.config import SerialConfig
+from impsy.logs import read_number
 
 log = logging.getLogger("impsy.serial")
 
@@ -312,9 +314,9 @@ class SerialChannel(Channel):
         if not text:
             return
         try:
-            numbers = [float(field) for field in text.split(",")]
-        except ValueError:
-            self.sink.dropped(self.name, f"not comma-separated numbers: {text[:40]!r}")
+            numbers = [read_number(field.strip()) for field in text.split(",")]
+        except ValueError as error:
+            self.sink.dropped(self.name, f"{text[:40]!r}: {error}")
             return
         values = check_vector(numbers, self.width)
         if isinstance(values, str):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import reprlib
 from collections.abc import Callable, Sequence
 
+from impsy.config.settings import LIVE_RANGES, Range
 from impsy.interaction.core import MODES
 
 
@@ -15,12 +15,11 @@ def _mode(args: Sequence[object]) -> object:
     return args[0]
 
 
-def _number(low: float, strict: bool) -> Callable[[Sequence[object]], object]:
+def _number(within: Range) -> Callable[[Sequence[object]], object]:
     def check(args: Sequence[object]) -> object:
-        ok = len(args) == 1 and isinstance(args[0], int | float) and not isinstance(args[0], bool)
-        if ok and math.isfinite(args[0]) and (args[0] > low if strict else args[0] >= low):
+        if len(args) == 1 and args[0] in within:
             return float(args[0])
-        raise ValueError(f"expects one number {'>' if strict else '>='} {low:g}")
+        raise ValueError(f"expects {within}")
 
     return check
 
@@ -37,9 +36,7 @@ def _anything(args: Sequence[object]) -> object:
 
 CHECKS: dict[str, Callable[[Sequence[object]], object]] = {
     "mode": _mode,
-    "sigmatemp": _number(0.0, strict=False),
-    "pitemp": _number(0.0, strict=False),
-    "timescale": _number(0.0, strict=True),
+    **{name: _number(within) for name, within in LIVE_RANGES.items()},
     "reset": _anything,
     "pause": _switch,
 }
@@ -56,3 +53,12 @@ def parse_command(address: str, args: Sequence[object]) -> tuple[str, object]:
     except ValueError as error:
         # reprlib: a stranger's 1,000-character argument is shown cut short, not whole.
         raise ValueError(f"{address} {error}, got {reprlib.repr(list(args))}") from None
+
+
+def refusal(name: str, value: object) -> str | None:
+    """Why a command's value, already made by a channel, must not be applied; None if it may."""
+    try:
+        parse_command(PREFIX + name, [] if value is None else [value])
+    except ValueError as error:
+        return str(error)
+    return None

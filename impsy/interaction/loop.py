@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ from impsy.channels import build_channels
 from impsy.channels.base import Channel, ChannelError
 from impsy.config import Config
 from impsy.control import ControlChannel
+from impsy.interaction.commands import refusal
 from impsy.interaction.core import Action, Core, Log, Play, Settings, Silence
 from impsy.logs import LogWriter
 from impsy.model import Model
@@ -73,6 +75,18 @@ class DropReporter:
             self._since[source] = 0
 
 
+def _discard_output(stream: TextIO) -> None:
+    """Point a stream that cannot be written at /dev/null, so what it still holds is dropped
+    quietly at exit instead of failing again with a traceback."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # no descriptor: nothing to do
+        target = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, target)
+        finally:
+            os.close(null)
+
+
 class Performance:
     """One run of `impsy run`: also the Sink every channel delivers to."""
 
@@ -101,6 +115,7 @@ class Performance:
         self._writer: LogWriter | None = None
         self._controls = np.zeros(self.dimension - 1)  # the last value of every control
         self._out = out or sys.stdout
+        self._printing = config.verbose
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -123,6 +138,9 @@ class Performance:
     def command(self, source: str, name: str, value: object) -> None:
         core, now = self.core, self._now()
         if core is None:
+            return
+        if why := refusal(name, value):  # checked here too: not every channel parses its commands
+            self.dropped(source, why)
             return
         log.info("%s: %s %s", source, name, "" if value is None else value)
         if name == "mode":
@@ -180,13 +198,12 @@ class Performance:
         if self.core is None:
             return
         self.counts["in"] += 1
-        for channel in self.channels:
-            channel.monitor_input(controls)
-        if self.config.verbose:
-            self._print("in ", controls)
         with self._carry_on("handling input"):
             self._perform(self.core.on_input(self._now(), controls))
         self._rearm()
+        for channel in self.channels:
+            channel.monitor_input(controls)
+        self._print("in ", controls)  # last: printing never costs the input its row or reply
 
     def _on_timer(self) -> None:
         due, self._timer, self._timer_at = self._timer_at, None, None
@@ -230,13 +247,14 @@ class Performance:
                         channel.send(action.values)
                     except Exception as error:  # one broken channel must not silence the others
                         self.drops.add(channel.name, f"could not send: {error!r}")
-                if self.config.verbose and action.source != "thru":
-                    self._print("out", action.values)
             elif isinstance(action, Log):
                 self._write_log(action)
             elif isinstance(action, Silence):
                 for channel in self.channels:
                     channel.silence()
+        for action in actions:  # after every note and row
+            if isinstance(action, Play) and action.source != "thru":
+                self._print("out", action.values)
 
     def _write_log(self, action: Log) -> None:
         if self._writer is None:  # created at the first row: a run with no events leaves no file
@@ -245,8 +263,16 @@ class Performance:
         self._writer.write(action.source, action.values)
 
     def _print(self, label: str, values: np.ndarray) -> None:
-        self._out.write(f"{label} {' '.join(f'{v:.3f}' for v in values)}\n")
-        self._out.flush()
+        """--verbose: one line per gesture; output that fails (`| head -n 1`) stops the printing only."""
+        if not self._printing:
+            return
+        try:
+            self._out.write(f"{label} {' '.join(f'{v:.3f}' for v in values)}\n")
+            self._out.flush()
+        except (OSError, ValueError) as error:  # a closed pipe, a full disk, a closed file
+            self._printing = False
+            log.warning("cannot print gestures (%s); printing stops, the performance goes on", error)
+            _discard_output(self._out)
 
     def report(self) -> None:
         """Tell the web UI how things stand."""

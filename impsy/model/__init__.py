@@ -41,7 +41,8 @@ KERAS_SUFFIXES = (".keras", ".h5")
 def resolve_model_file(file: str | Path | None) -> Path | None:
     """The .tflite file to run for a configured model file, or None for the dummy model.
 
-    None means: no file configured, or the file is missing or empty (each logged as a warning).
+    None only for no file at all (file = "" asks for random gestures); a file that is missing
+    or empty is a ModelError: on stage, random noise in place of the model must not pass as it.
     """
     if file is None or str(file).strip() == "":
         log.warning("no model file configured: using a random dummy model")
@@ -53,8 +54,10 @@ def resolve_model_file(file: str | Path | None) -> Path | None:
             log.info("%s: running %s, its LiteRT twin", path, tflite.name)
             return resolve_model_file(tflite)
     if not path.is_file():
-        log.warning("model file %s not found: using a random dummy model", path)
-        return None
+        raise ModelError(
+            f"{path}: no such file (relative paths are looked for from here, then beside the config); "
+            'to play random gestures on purpose, write file = "" in [model]'
+        )
     if path.suffix in KERAS_SUFFIXES:
         raise ModelError(
             f"{path}: the runtime runs .tflite models, and there is no {path.with_suffix('.tflite').name} "
@@ -63,8 +66,7 @@ def resolve_model_file(file: str | Path | None) -> Path | None:
             "with `impsy-train train`"
         )
     if path.stat().st_size == 0:
-        log.warning("model file %s is empty: using a random dummy model", path)
-        return None
+        raise ModelError(f"{path}: the file is empty")
     return path
 
 

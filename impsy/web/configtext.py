@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from impsy.config import ERROR, MODES, Config, Problem, parse_config
+from impsy.config.modelfile import model_file_problems
 from impsy.model import SIZES
 from impsy.web.paths import KINDS
 
@@ -57,12 +58,18 @@ def model_file_problem(config: Config) -> Problem | None:
     )
 
 
-def check_text(text: str, source: str = "config.toml") -> tuple[Config | None, list[ShownProblem]]:
+def check_text(
+    text: str, source: str = "config.toml", workdir: Path | None = None
+) -> tuple[Config | None, list[ShownProblem]]:
     """Parse and check a config's text (with the web UI's model file rule); problems with the
-    line each one is about."""
+    line each one is about. Given the working folder, a model file that is not there (or
+    empty) is an error too, as in `impsy check-config`: the musician would hear random noise."""
     config, problems = parse_config(text, source)
     if config is not None and (problem := model_file_problem(config)):
         config, problems = None, [problem, *problems]
+    elif config is not None and workdir is not None:
+        if missing := model_file_problems(config, workdir / "config.toml", load=False):
+            config, problems = None, [*missing, *problems]
     shown = [
         ShownProblem(
             p.severity,

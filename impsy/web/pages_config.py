@@ -51,7 +51,7 @@ class ConfigPages(Handling):
                 text, notice = "", f"config.toml cannot be read ({error}): write a new one below."
         else:
             text = ""
-        problems = check_text(text, CONFIG)[1] if text.strip() else []
+        problems = check_text(text, CONFIG, self.workdir.root)[1] if text.strip() else []
         return self.render("config", notice=notice, **self.editor_values(text, problems))
 
     def config_save(self) -> Answer:
@@ -63,7 +63,7 @@ class ConfigPages(Handling):
         text = raw.replace("\r\n", "\n")
         if len(text.encode()) > self.settings.limits.config:
             return self.refuse(413, f"a config may be at most {human_bytes(self.settings.limits.config)}")
-        config, problems = check_text(text, CONFIG)
+        config, problems = check_text(text, CONFIG, self.workdir.root)
         only_check = bottle.request.forms.get("action") == "check"
         values = self.editor_values(text, problems)
         if config is None:

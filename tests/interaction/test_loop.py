@@ -1,6 +1,9 @@
 """The performance loop keeps playing through a broken channel and a failing model step."""
 
 import asyncio
+import dataclasses
+import io
+import math
 
 import numpy as np
 from udp_harness import free_udp_port
@@ -136,3 +139,40 @@ def test_a_deadline_served_early_plays_at_once_without_spinning(tmp_path, monkey
     play(Performance(config(), Quick(3, seed=0), tmp_path, [recorder]), recorder)
     # Each wake-up plays its event: none finds the event it was woken for not yet due.
     assert calls.count(0) <= 2 and sum(calls) >= 200
+
+
+def test_a_refused_command_from_any_channel_is_counted_and_not_applied():
+    """OSC and the web UI's port parse their commands; GPIO (or any channel) calls the sink
+    directly, and the loop checks again before applying."""
+    performance = Performance(config("battle"), DummyModel(3, seed=0), channels=[Recorder(3)])
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(performance.run(stop))
+        while performance.core is None:
+            await asyncio.sleep(0.001)
+        for name, value in [("sigmatemp", 1e300), ("timescale", math.nan), ("pitemp", -1.0), ("mode", "x")]:
+            performance.command("gpio", name, value)
+        performance.command("gpio", "sigmatemp", 0.5)  # in range: applied
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert performance.drops.counts["gpio"] == 4
+    state = performance.core.state()
+    live = (state["sigmatemp"], state["timescale"], state["pitemp"], state["mode"])
+    assert live == (0.5, 0.01, 1.0, "battle")
+
+
+class ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_output_that_fails_stops_the_printing_once_and_nothing_else(caplog):
+    verbose = dataclasses.replace(config("battle"), verbose=True)
+    recorder = Recorder(20)
+    performance = Performance(verbose, DummyModel(3, seed=0), channels=[recorder], out=ClosedPipe())
+    play(performance, recorder)
+    assert performance.counts["rnn"] >= 20
+    assert caplog.text.count("printing stops") == 1

@@ -1,11 +1,13 @@
 """`impsy run` as a real process, talked to over real UDP sockets on loopback."""
 
+import signal
 import socket
 import struct
 import subprocess
 import time
 
 import pytest
+from fakes.hostile_osc import HOSTILE
 from udp_harness import WAIT, Impsy, kernel_drops
 
 from impsy.dataset import build_dataset
@@ -134,3 +136,73 @@ def test_a_port_in_use_names_the_address_and_its_key(impsy, port, key):
         f"127.0.0.1:{getattr(run, port)} ({key}): Address already in use; another program has it: "
         "is IMPSY already running (systemctl status impsy-run)?"
     )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT])
+def test_every_terminating_signal_stops_it_with_its_shutdown(impsy, sig):
+    # SIGHUP is an SSH terminal closed under `impsy run`: it used to kill it outright.
+    run = impsy(mode="useronly")
+    run.send("/interface", *[0.5] * 8)
+    assert run.monitor.next("/monitor/in") == pytest.approx([0.5] * 8)
+    run.process.send_signal(sig)
+    out, _ = run.process.communicate(timeout=WAIT)
+    assert run.process.returncode == 0, out
+    assert "stopped: 1 inputs" in out and "logged to" in out  # notes silenced, channels and log closed
+    (log,) = list(run.logs.iterdir())
+    assert read_log(log).events == 1
+
+
+def test_a_closed_stdout_costs_no_input_and_no_log_row(impsy, tmp_path):
+    # `impsy run --verbose | head -n 1`: the pipe closes after one line; the shipped config is verbose.
+    with (tmp_path / "stderr.txt").open("w") as stderr:
+        run = impsy(verbose=True, stderr=stderr)
+        run.send("/interface", *[0.5] * 8)
+        assert run.process.stdout.readline().startswith("in ")
+        run.process.stdout.close()
+        for i in range(50):
+            run.send("/interface", *[i / 50] * 8)
+            assert len(run.client.next("/impsy")) == 8  # it still answers, every time
+        deadline = time.monotonic() + WAIT
+        while run.state()["counts"].get("in", 0) < 51:
+            assert time.monotonic() < deadline, run.state()
+        run.process.terminate()
+        assert run.process.wait(WAIT) == 0
+    (log,) = list(run.logs.iterdir())
+    assert read_log(log).events == 51
+    said = (tmp_path / "stderr.txt").read_text()
+    assert said.count("printing stops") == 1 and "Traceback" not in said and "Exception" not in said, said
+
+
+def test_hostile_datagrams_and_extreme_commands_cost_no_good_input(impsy):
+    """Every hostile datagram shape and every out-of-range command, on the [osc] port and on the
+    web UI's command port, between good inputs: each bad one dropped and counted, none applied,
+    every good one logged."""
+    run = impsy(mode="useronly")
+    extreme = [("/impsy/sigmatemp", 1e30), ("/impsy/sigmatemp", -1.0), ("/impsy/pitemp", 1e9),
+               ("/impsy/timescale", 0.0), ("/impsy/timescale", float("inf")), ("/impsy/mode", "x"),
+               ("/impsy/pause", 2)]  # fmt: skip
+    good = 0
+    for port in (run.osc_port, run.command_port):
+        for make in HOSTILE.values():
+            run.sender.sendto(make(), ("127.0.0.1", port))
+            run.send("/interface", good / 100, *[0.5] * 7)
+            good += 1
+        for address, value in extreme:
+            run.send(address, value, port=port)
+            run.send("/interface", good / 100, *[0.5] * 7)
+            good += 1
+    bad = len(HOSTILE) + len(extreme)
+    deadline = time.monotonic() + WAIT
+    while (state := run.state())["dropped"] != {"osc": bad, "control": bad} or state["counts"].get(
+        "in"
+    ) != good:
+        assert time.monotonic() < deadline, state
+    assert (state["sigmatemp"], state["pitemp"], state["timescale"], state["mode"]) == (
+        0.01,
+        1.0,
+        0.001,
+        "useronly",
+    )
+    run.stop()
+    (log,) = list(run.logs.iterdir())
+    assert read_log(log).controls[:, 0].tolist() == pytest.approx([i / 100 for i in range(good)])

@@ -10,11 +10,11 @@ from conftest import SHIPPED_9D
 from impsy.model import DummyModel, ModelError, load_model
 
 
-def test_missing_file_falls_back_to_dummy_with_a_warning(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING):
-        model = load_model(tmp_path / "nothing.tflite", dimension=5)
-    assert isinstance(model, DummyModel) and model.dimension == 5
-    assert "not found: using a random dummy model" in caplog.text
+@pytest.mark.parametrize("name", ["nothing.tflite", "gone.h5", "."])
+def test_a_missing_file_is_an_error_not_random_noise(tmp_path, name):
+    # It used to play the dummy with one warning line: on stage, random noise passed for the model.
+    with pytest.raises(ModelError, match=r'no such file .*write file = "" in \[model\]'):
+        load_model(tmp_path / name if name != "." else tmp_path, dimension=5)
 
 
 @pytest.mark.parametrize("file", ["", None])
@@ -24,12 +24,11 @@ def test_no_file_configured_gives_dummy(file, caplog):
     assert "no model file configured" in caplog.text
 
 
-def test_empty_file_gives_dummy(tmp_path, caplog):
+def test_an_empty_file_is_an_error(tmp_path):
     empty = tmp_path / "empty.tflite"
     empty.touch()
-    with caplog.at_level(logging.WARNING):
-        assert isinstance(load_model(empty, dimension=4), DummyModel)
-    assert "is empty" in caplog.text
+    with pytest.raises(ModelError, match=r"empty\.tflite: the file is empty"):
+        load_model(empty, dimension=4)
 
 
 def test_dummy_makes_playable_random_gestures():
@@ -57,13 +56,6 @@ def test_keras_file_without_tflite_says_how_to_convert(tmp_path):
     (tmp_path / "m.keras").write_bytes(b"PK")  # there, but the lean runtime cannot run it
     with pytest.raises(ModelError, match=r"no m\.tflite beside it.*impsy-train export"):
         load_model(tmp_path / "m.keras")
-
-
-def test_missing_keras_file_falls_back_to_dummy_like_a_missing_tflite(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING):
-        model = load_model(tmp_path / "gone.h5", dimension=4)
-    assert isinstance(model, DummyModel)
-    assert "gone.h5 not found: using a random dummy model" in caplog.text
 
 
 def test_shipped_model_shape_is_read_from_its_tensors():
