@@ -106,23 +106,11 @@ def finetune(
             f"no epoch predicted tonight's held-out playing better than {tflite.name} does "
             f"({result.best_loss:.2f}); nothing was saved"
         )
-    return TrainResult(
-        weights=result.weights,
-        settings=settings,
-        dimension=start.dimension,
-        history=result.history,
-        best_epoch=result.best_epoch,
-        stopped=result.stopped,
-        seconds=result.seconds,
+    return TrainResult.of(
+        result, settings, start.dimension, score, [p.name for p in tonight.new],
         train_events=usable_events(learn, 1) + min(budget, sum(len(p) for p in replay)),
-        validation_events=sum(len(p) for p in score),
-        validation_logs=[p.name for p in tonight.new],
-        validation=score,
-        heldout_nll=result.best_loss,
-        max_gap=max_gap,
-        started_from=tflite.name,
-        start_nll=start_nll,
-    )
+        max_gap=max_gap, started_from=tflite.name, start_nll=start_nll,
+    )  # fmt: skip
 
 
 def sample_events(performances: list[np.ndarray], budget: int, rng: np.random.Generator) -> list[np.ndarray]:

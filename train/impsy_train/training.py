@@ -49,6 +49,17 @@ class TrainResult:
     comparison: dict | None = None
     validation: list[np.ndarray] = field(default_factory=list, repr=False)  # the held-out events
 
+    @classmethod
+    def of(cls, fit: Fit, settings: TrainSettings, dimension: int, validation: list[np.ndarray],
+           validation_logs: list[str], **more: object) -> TrainResult:  # fmt: skip
+        """A run's result from what fit() returned and what the run was given."""
+        return cls(
+            weights=fit.weights, settings=settings, dimension=dimension, history=fit.history,
+            best_epoch=fit.best_epoch, stopped=fit.stopped, seconds=fit.seconds,
+            validation_events=sum(len(p) for p in validation), validation_logs=validation_logs,
+            validation=validation, heldout_nll=fit.best_loss, **more,
+        )  # fmt: skip
+
 
 class TrainingError(Exception):
     """Training could not produce a model."""
@@ -235,22 +246,10 @@ def train(
         settings,
         progress,
     )
-    return TrainResult(
-        weights=result.weights,
-        settings=settings,
-        dimension=dataset.dimension,
-        history=result.history,
-        best_epoch=result.best_epoch,
-        stopped=result.stopped,
-        seconds=result.seconds,
-        train_events=train_events,
-        validation_events=sum(len(g) for g in split.validation),
-        validation_logs=split.validation_logs,
-        validation=split.validation,
-        heldout_nll=result.best_loss,
-        max_gap=dataset.meta.get("max_gap"),
-        warnings=[warning] if warning else [],
-    )
+    return TrainResult.of(
+        result, settings, dataset.dimension, split.validation, split.validation_logs,
+        train_events=train_events, max_gap=dataset.meta.get("max_gap"), warnings=[warning] if warning else [],
+    )  # fmt: skip
 
 
 # What one trained model is made of, beside each other in models/.
