@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from impsy_train.weights import SIGMA_FLOOR, Weights
+from impsy_train.weights import SIGMA_FLOOR, Weights, residual_mask
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -166,7 +166,7 @@ def mixture(weights: Weights, hidden: np.ndarray, inputs: np.ndarray) -> Mixture
     n = len(raw)
     mus = raw[:, : k * d].reshape(n, k, d)
     if weights.residual:
-        mus = mus + inputs[:, None, :]
+        mus = mus + (inputs * residual_mask(d))[:, None, :]
     raw_sigmas = raw[:, k * d : 2 * k * d].reshape(n, k, d)
     sigmas = np.where(raw_sigmas > 0, raw_sigmas, np.expm1(np.minimum(raw_sigmas, 0.0)))
     sigmas += 1.0 + SIGMA_FLOOR

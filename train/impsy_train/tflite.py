@@ -26,7 +26,7 @@ from flatbuffers import encode, packer
 from flatbuffers.number_types import Int32Flags, Uint32Flags
 from flatbuffers.table import Table
 
-from impsy_train.weights import SIGMA_FLOOR, Weights
+from impsy_train.weights import SIGMA_FLOOR, Weights, residual_mask
 
 SIGNATURE = "step"
 INPUT, STATE, PARAMS, STATE_OUT = "x", "state", "params", "state_out"  # as impsy.model.litert maps them
@@ -170,8 +170,10 @@ def _step_graph(weights: Weights) -> tuple[_Graph, dict[str, int], dict[str, int
     kernel, bias = weights.head_kernel, weights.head_bias
     # Three FCs rather than one and three slices: one op fewer.
     mus = g.fully_connected(h, kernel[:, :kd], bias[:kd], "head/mus")
-    if weights.residual:  # each component's means are offsets from the event that came in
-        mus = g.op(ADD, [mus, g.concat([x] * k, 1, "head/x_tiled")], "head/mus_residual", (1, kd))
+    if weights.residual:  # each component's control means are offsets from the controls that came in
+        controls = g.op(MUL, [x, g.constant("head/controls_only", residual_mask(d)[None])], "head/x_controls",
+                        (1, d))  # fmt: skip
+        mus = g.op(ADD, [mus, g.concat([controls] * k, 1, "head/x_tiled")], "head/mus_residual", (1, kd))
     sigmas = g.fully_connected(h, kernel[:, kd : 2 * kd], bias[kd : 2 * kd], "head/sigmas")
     logits = g.fully_connected(h, kernel[:, 2 * kd :], bias[2 * kd :], "head/logits")
     sigmas = g.op(ELU, [sigmas], "head/sigmas_elu", (1, kd))

@@ -22,9 +22,10 @@ class Weights:
     are the D event values, later layers' are the U outputs of the layer below.
     head_kernel [U, K(2D+1)] and head_bias [K(2D+1)] give K*D means, K*D sigma
     pre-activations and K logits, side by side in that order.
-    With `residual`, each component's means are the head's output plus the event that came
-    in: a control that did not move is predicted exactly by a zero offset, which an LSTM
-    state cannot hold to the precision that real, quantised controllers repeat values at.
+    With `residual`, each component's control means are the head's output plus the controls
+    that came in: a control that did not move is predicted exactly by a zero offset, which an
+    LSTM state cannot hold to the precision that real, quantised controllers repeat values at.
+    Time is left out: after a pause the next dt has nothing to do with the last one.
     """
 
     lstm: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -68,6 +69,13 @@ class Weights:
             raise ValueError(f"mixture head: shapes {self.head_kernel.shape} {self.head_bias.shape}")
 
 
+def residual_mask(dimension: int) -> np.ndarray:
+    """1 for each control, 0 for dt: what a residual head adds to its means."""
+    mask = np.ones(dimension, np.float32)
+    mask[0] = 0.0
+    return mask
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warnings for large |x|
 
@@ -93,7 +101,7 @@ def step(weights: Weights, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray
         new[i, 0], new[i, 1] = h[0], c[0]
     kd = weights.dimension * weights.mixtures
     raw = (h @ weights.head_kernel + weights.head_bias)[0]
-    mus = raw[:kd] + np.tile(x, weights.mixtures) if weights.residual else raw[:kd]
+    mus = raw[:kd] + np.tile(x * residual_mask(len(x)), weights.mixtures) if weights.residual else raw[:kd]
     params = np.concatenate([mus, elu_plus_one(raw[kd : 2 * kd]), raw[2 * kd :]])
     return params, new
 
