@@ -120,7 +120,8 @@ def finish(result, args: argparse.Namespace) -> int:
     result.comparison = compare_with_shipped(result, result.validation) if not result.started_from else None
     save(result, args.models)
     print(
-        f"{result.stopped} after {len(result.history['loss'])} epochs in {result.seconds / 60:.1f} min;"
+        f"{result.stopped} after {len(result.history['loss'])} epochs in {result.seconds / 60:.1f} min"
+        f" ({result.cpu_seconds / 60:.1f} min of CPU);"
         f" kept epoch {result.best_epoch}: held-out NLL {result.heldout_nll:.3f} per event"
     )
     if result.comparison:

@@ -96,6 +96,7 @@ def report_data(result: TrainResult) -> dict:
             "best_epoch": result.best_epoch,
             "stopped": result.stopped,
             "seconds": round(result.seconds, 1),
+            "cpu_seconds": round(result.cpu_seconds, 1),
             "settings": {k: v for k, v in vars(s).items() if k != "size"},
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "versions": {"impsy": impsy_version, "impsy-train": __version__, "numpy": np.__version__},

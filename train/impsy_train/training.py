@@ -36,6 +36,7 @@ class TrainResult:
     best_epoch: int  # 1-based
     stopped: str  # "completed", "early stopping" or "interrupted"
     seconds: float
+    cpu_seconds: float
     train_events: int
     validation_events: int
     validation_logs: list[str]
@@ -55,7 +56,7 @@ class TrainResult:
         """A run's result from what fit() returned and what the run was given."""
         return cls(
             weights=fit.weights, settings=settings, dimension=dimension, history=fit.history,
-            best_epoch=fit.best_epoch, stopped=fit.stopped, seconds=fit.seconds,
+            best_epoch=fit.best_epoch, stopped=fit.stopped, seconds=fit.seconds, cpu_seconds=fit.cpu_seconds,
             validation_events=sum(len(p) for p in validation), validation_logs=validation_logs,
             validation=validation, heldout_nll=fit.best_loss, **more,
         )  # fmt: skip
@@ -115,6 +116,7 @@ class Fit:
     best_loss: float
     stopped: str
     seconds: float
+    cpu_seconds: float  # this process's CPU time: what the run costs on an otherwise idle core
 
 
 def fit(
@@ -142,7 +144,7 @@ def fit(
     if score_start:
         best, best_loss = weights.with_arrays([a.copy() for a in params]), validate(weights)
     stopped = "completed"
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     interrupt = Interrupt()
 
     def scored() -> Weights:
@@ -189,7 +191,8 @@ def fit(
         raise TrainingError("stopped before the first epoch ended: there is no model to save")
     if keep == "last" and history["val_loss"]:
         best, best_epoch, best_loss = candidate, len(history["val_loss"]), history["val_loss"][-1]
-    return Fit(best, history, best_epoch, best_loss, stopped, time.perf_counter() - started)
+    return Fit(best, history, best_epoch, best_loss, stopped, time.perf_counter() - started,
+               time.process_time() - cpu_started)  # fmt: skip
 
 
 def parameter_count(dimension: int, size: str, mixtures: int = MIXTURES) -> int:
