@@ -26,6 +26,7 @@ from impsy.channels.base import Channel, ChannelError
 from impsy.config import Config
 from impsy.control import ControlChannel
 from impsy.interaction.core import Action, Core, Log, Play, Settings, Silence
+from impsy.interaction.drops import DropReporter
 from impsy.logs import LogWriter
 from impsy.model import Model
 from impsy.notify import notify, watchdog_period
@@ -33,7 +34,6 @@ from impsy.notify import notify, watchdog_period
 log = logging.getLogger("impsy.run")
 
 HEARTBEAT = 1.0  # seconds between state reports to the web UI
-DROP_WARNING_INTERVAL = 5.0  # at most one warning per source this often
 # A deadline closer than this is served at once: epoll sleeps in whole milliseconds.
 SERVE_NOW = 0.0005
 
@@ -50,27 +50,6 @@ def settings_from(config: Config) -> Settings:
         log_input=config.log_input,
         log_predictions=config.log_predictions,
     )
-
-
-class DropReporter:
-    """Counts malformed messages and warns about them without flooding the log."""
-
-    def __init__(self, interval: float = DROP_WARNING_INTERVAL) -> None:
-        self.counts: Counter[str] = Counter()
-        self._interval = interval
-        self._last_warning: dict[str, float] = {}
-        self._since: Counter[str] = Counter()
-
-    def add(self, source: str, reason: str) -> None:
-        self.counts[source] += 1
-        self._since[source] += 1
-        now = time.monotonic()
-        if now - self._last_warning.get(source, -self._interval) >= self._interval:
-            more = self._since[source] - 1
-            suffix = f" (and {more} more dropped since the last warning)" if more else ""
-            log.warning("%s: dropped a message: %s%s", source, reason, suffix)
-            self._last_warning[source] = now
-            self._since[source] = 0
 
 
 class Performance:
@@ -146,8 +125,10 @@ class Performance:
     async def run(self, stop: asyncio.Event) -> None:
         """Open every channel, play until `stop` is set, then close everything cleanly."""
         self._loop = asyncio.get_running_loop()
+        self.drops.schedule = self._loop.call_later  # a drop summary is due even if input stops
         try:
-            for channel in self.channels:
+            # The web UI's link last: a second `impsy run` then names the performer's port it cannot have.
+            for channel in [*self.channels[1:], self.control]:
                 try:
                     await channel.start()
                 except OSError as error:

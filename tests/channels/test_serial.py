@@ -92,7 +92,7 @@ def test_bad_lines_are_dropped_and_counted_and_good_lines_still_arrive(device, t
     run(go())
     assert len(sink.drops) == len(BAD_LINES), sink.drops
     assert "expected 3 values, got 2" in sink.drops[0]
-    assert "is not finite" in sink.drops[4]
+    assert "not a number between 0 and 1" in sink.drops[4]
     assert "outside 0..1" in sink.drops[6]
     assert "not text" in sink.drops[8]
     assert "longer than 1024 bytes" in sink.drops[9]

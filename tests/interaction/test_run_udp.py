@@ -8,6 +8,8 @@ import time
 import pytest
 from udp_harness import WAIT, Impsy, kernel_drops
 
+from impsy.channels import osc
+from impsy.channels.osc import port_taken_hint
 from impsy.dataset import build_dataset
 from impsy.logs import read_log
 
@@ -131,6 +133,23 @@ def test_a_port_in_use_names_the_address_and_its_key(impsy, port, key):
     assert again.returncode != 0
     assert again.stderr.strip().splitlines()[-1] == (
         f"impsy: error: {'osc' if key.startswith('osc') else 'control'}: cannot listen on "
-        f"127.0.0.1:{getattr(run, port)} ({key}): Address already in use; another program has it: "
-        "is IMPSY already running (systemctl status impsy-run)?"
+        f"127.0.0.1:{getattr(run, port)} ({key}): Address already in use; {port_taken_hint(key)}"
     )
+
+
+def test_a_second_impsy_run_names_the_osc_port_not_the_web_uis(impsy):
+    first = impsy()
+    args = first.process.args
+    again = subprocess.run(args, cwd=first.logs.parent, capture_output=True, text=True, timeout=60)
+    first.stop()
+    last = again.stderr.strip().splitlines()[-1]
+    assert f"osc: cannot listen on 127.0.0.1:{first.osc_port} (osc.server_port)" in last
+    assert "command_port" not in last
+
+
+def test_a_port_in_use_suggests_systemctl_only_where_the_service_is_installed(tmp_path, monkeypatch):
+    monkeypatch.setattr(osc, "SERVICE_FOLDERS", (str(tmp_path),))
+    assert "systemctl" not in port_taken_hint("osc.server_port")  # a laptop
+    assert "another terminal" in port_taken_hint("osc.server_port")
+    (tmp_path / "impsy-run.service").touch()  # the instrument
+    assert "sudo systemctl stop impsy-run" in port_taken_hint("osc.server_port")
