@@ -17,12 +17,13 @@ from impsy.web.checks import peer
 from impsy.web.handling import Answer, Handling, sse, start_event_stream
 from impsy.web.link import COMMANDS
 from impsy.web.pages_login import safe_next
-from impsy.web.system import cpu_temperature
+from impsy.web.system import cpu_temperature, human_number
 
 STREAM_KEEPALIVE = 2.0  # seconds between status events on a quiet stream
 STREAM_MIN_GAP = 0.04  # at most 25 batches of vectors a second per browser
 COMMAND_ANSWER = 1.5  # seconds to wait for `impsy run` to report its state after a command
 RESTART_TIMEOUT = 60.0
+SETTING_NAMES = {"sigmatemp": "Sigma temperature", "pitemp": "Pi temperature", "timescale": "Timescale"}
 
 
 class LivePages(Handling):
@@ -162,4 +163,4 @@ def _command_result(name: str, value, state: dict) -> str:
         return "Paused: IMPSY is silent." if state.get("paused") else "Playing again."
     if name == "reset":
         return "The model's memory was reset."
-    return f"{name} is now {state.get(name)}."
+    return f"{SETTING_NAMES.get(name, name)} is now {human_number(state.get(name))}."
