@@ -102,6 +102,17 @@ class OscChannel(OscLink):
     async def start(self) -> None:
         await super().start()
         await self._resolve()
+        c = self.config
+        log.info(
+            "osc: listening on %s:%d for %s with %d values from 0 to 1; answers go to %s:%d as %s",
+            c.server_ip,
+            c.server_port,
+            INPUT_ADDRESS,
+            self.width,
+            c.client_ip,
+            c.client_port,
+            OUTPUT_ADDRESS,
+        )
 
     async def _resolve(self) -> None:
         """Look the client's name up once; while it cannot be found, answers wait and it is

@@ -153,3 +153,12 @@ def test_a_port_in_use_suggests_systemctl_only_where_the_service_is_installed(tm
     assert "another terminal" in port_taken_hint("osc.server_port")
     (tmp_path / "impsy-run.service").touch()  # the instrument
     assert "sudo systemctl stop impsy-run" in port_taken_hint("osc.server_port")
+
+
+def test_impsy_run_says_where_its_answers_go(impsy):
+    run = impsy()
+    out = run.stop()
+    assert (
+        f"osc: listening on 127.0.0.1:{run.osc_port} for /interface with 8 values from 0 to 1; "
+        f"answers go to 127.0.0.1:{run.client.port} as /impsy"
+    ) in out
