@@ -67,7 +67,12 @@ class Impsy:
     """A running `impsy run` with its OSC client, monitor and command ports on free ports."""
 
     def __init__(
-        self, workdir: Path, mode: str = "polyphony", timescale: float = 0.001, wait: bool = True
+        self,
+        workdir: Path,
+        mode: str = "polyphony",
+        timescale: float = 0.001,
+        wait: bool = True,
+        model: Path | str = MODEL_9D,
     ) -> None:
         self.client = Listener()  # plays the part of Pure Data: receives /impsy
         self.monitor = Listener()  # plays the part of the web UI: receives /monitor/*
@@ -81,7 +86,7 @@ mode = "{mode}"
 threshold = 0.1
 [model]
 dimension = 9
-file = "{MODEL_9D}"
+file = "{model}"
 sigmatemp = 0.01
 pitemp = 1
 timescale = {timescale}

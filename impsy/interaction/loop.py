@@ -27,6 +27,8 @@ from impsy.config import Config
 from impsy.control import ControlChannel
 from impsy.interaction.core import Action, Core, Log, Play, Settings, Silence
 from impsy.interaction.drops import DropReporter
+from impsy.interaction.forecast import RATE as FORECAST_RATE
+from impsy.interaction.forecast import summarise
 from impsy.logs import LogWriter
 from impsy.model import Model
 from impsy.notify import notify, watchdog_period
@@ -85,6 +87,8 @@ class Performance:
         self._timer_at: float | None = None
         self._stopping = False
         self._reported_playing = False
+        self._forecast_at = -np.inf  # when the monitor was last told what the model expects
+        self._forecast_timer: asyncio.TimerHandle | None = None
 
     # -- Sink: called by channels on the loop's thread ----------------------------------
 
@@ -116,6 +120,7 @@ class Performance:
             setattr(self.settings, name, value)
         self._rearm()
         self.report()
+        self._forecast()  # the band follows a temperature at once
 
     def dropped(self, source: str, reason: str) -> None:
         self.drops.add(source, reason)
@@ -168,6 +173,7 @@ class Performance:
         with self._carry_on("handling input"):
             self._perform(self.core.on_input(self._now(), controls))
         self._rearm()
+        self._forecast()
 
     def _on_timer(self) -> None:
         due, self._timer, self._timer_at = self._timer_at, None, None
@@ -176,6 +182,7 @@ class Performance:
                 # Served early (SERVE_NOW) is served: the core must not find it not yet due.
                 self._perform(self.core.on_timer(max(self._now(), due)))
             self._rearm()
+            self._forecast()
 
     @contextlib.contextmanager
     def _carry_on(self, doing: str) -> Iterator[None]:
@@ -219,6 +226,29 @@ class Performance:
                 for channel in self.channels:
                     channel.silence()
 
+    def _forecast(self) -> None:
+        """Tell the monitor what the model expects next, at most FORECAST_RATE times a second:
+        a forecast due sooner waits on a timer and then sends the latest one."""
+        if self._forecast_timer is not None or self._stopping:
+            return
+        wait = self._forecast_at + 1 / FORECAST_RATE - self._now()
+        if wait > 0:
+            self._forecast_timer = self._loop.call_later(wait, self._send_forecast)
+        else:
+            self._send_forecast()
+
+    def _send_forecast(self) -> None:
+        self._forecast_timer = None
+        params = self.core.forecast if self.core else None
+        if params is None or self._stopping:
+            return
+        self._forecast_at = self._now()
+        s, info = self.settings, self.model.info
+        with self._carry_on("telling the monitor"):
+            self.control.forecast(
+                summarise(params, self.dimension, info.mixtures, s.pitemp, s.sigmatemp, s.timescale)
+            )
+
     def _write_log(self, action: Log) -> None:
         if self._writer is None:  # created at the first row: a run with no events leaves no file
             self._writer = LogWriter(self._log_dir, self.dimension, self._started)
@@ -256,8 +286,9 @@ class Performance:
     async def _shutdown(self) -> None:
         self._stopping = True
         notify("STOPPING=1")
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._forecast_timer):
+            if timer is not None:
+                timer.cancel()
         for channel in self.channels:
             channel.silence()  # no hanging notes, whatever state the model was in
         for channel in self.channels:

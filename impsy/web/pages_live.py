@@ -14,6 +14,7 @@ import bottle
 from impsy.config import MODES
 from impsy.interaction.commands import parse_command
 from impsy.web.checks import peer
+from impsy.web.controls import control_names
 from impsy.web.handling import Answer, Handling, sse, start_event_stream
 from impsy.web.link import COMMANDS
 from impsy.web.pages_login import safe_next
@@ -43,7 +44,7 @@ class LivePages(Handling):
 
     def monitor_page(self) -> Answer:
         config, _ = self.read_config()
-        return self.render("monitor", dimension=config.model.dimension if config else None)
+        return self.render("monitor", controls=control_names(config) if config else [])
 
     def monitor_stream(self) -> Answer:
         """Server-sent events: `status` (alive, state, rates) and `vectors` (batched)."""
@@ -60,9 +61,10 @@ class LivePages(Handling):
         while True:
             last, vectors, state = link.wait(last, STREAM_KEEPALIVE)
             if with_vectors and vectors:
-                batch = {"in": [], "out": []}
+                batch = {"in": [], "out": [], "forecast": []}
                 for v in vectors[-512:]:
-                    batch[v.kind].append([round(v.time, 4), v.values])
+                    values = [round(x, 4) for x in v.values] if v.kind == "forecast" else v.values
+                    batch[v.kind].append([round(v.time, 4), values])
                 yield sse("vectors", batch)
             now = time.monotonic()
             if state is not None or now - last_status >= STREAM_KEEPALIVE:
