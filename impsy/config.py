@@ -198,7 +198,11 @@ class Config:
 
 
 class _Invalid(Exception):
-    """A value does not fit; the argument says what was expected."""
+    """A value does not fit; the argument says what was expected, `hint` what was likely meant."""
+
+    def __init__(self, expected: str, hint: str = "") -> None:
+        super().__init__(expected)
+        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -272,7 +276,9 @@ def _choice(options: Iterable[str]) -> Check:
     def check(value: Any) -> str:
         if isinstance(value, str) and value in options:
             return value
-        raise _Invalid("one of " + ", ".join(options))
+        # Polyphony, polyfony; values are short, so only a close match is offered (not wiringpi: rpigpio)
+        hint = _suggest(value.lower(), options, cutoff=0.75) if isinstance(value, str) else ""
+        raise _Invalid("one of " + ", ".join(options), hint)
 
     return check
 
@@ -482,8 +488,8 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _suggest(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
+def _suggest(word: str, options: Iterable[str], cutoff: float = 0.6) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=cutoff)
     return f"; did you mean `{close[0]}`?" if close else ""
 
 
@@ -508,7 +514,7 @@ class _Reader:
         try:
             result = check(raw)
         except _Invalid as bad:
-            self.error(key, f"expected {bad}; found {_describe(raw)}")
+            self.error(key, f"expected {bad}; found {_describe(raw)}{bad.hint}")
             return _BAD
         if isinstance(result, _Lenient):
             self.warn(key, result.note)
@@ -1012,7 +1018,7 @@ def apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         try:
             checked = _SPECS[section][key].check(value)
         except _Invalid as bad:
-            problems.append(Problem("", option, f"expected {bad}; found {_describe(value)}", ERROR))
+            problems.append(Problem("", option, f"expected {bad}; found {_describe(value)}{bad.hint}", ERROR))
             continue
         # A file's lenient reading warns; an option given for this run says what it means.
         changes[section][key] = checked.value if isinstance(checked, _Lenient) else checked

@@ -228,6 +228,44 @@ def test_edit_and_save_a_config_and_be_refused_an_invalid_one(stack, page):
     assert selected == 'mode = "jazz"'
 
 
+def test_the_editor_numbers_colours_and_marks_problems_on_their_lines(stack, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    long_comment = "# " + "a comment far longer than a phone is wide, " * 4
+    for size, (width, height) in WIDTHS.items():
+        context, page = open_page(browser, problems, width, height)
+        page.goto(stack.url + "/config")
+        text = page.locator("#config-text").input_value()
+        bad = text.replace('mode = "callresponse"', 'mode = "callresponce"').replace(
+            "[model]", f"[model]\n{long_comment}"
+        )
+        page.locator("#config-text").fill(bad)
+        page.get_by_role("button", name="Check").click()
+        page.locator(".problems li.error").first.wait_for()
+        lines = page.locator("[data-editor-lines] .l")
+        n = bad.splitlines().index('mode = "callresponce"') + 1
+        marked = lines.nth(n - 1)
+        assert marked.get_attribute("data-n") == str(n)
+        assert "error" in (marked.get_attribute("class") or "")
+        assert "did you mean `callresponse`?" in (marked.get_attribute("title") or "")
+        assert page.locator("[data-editor-lines] .l.error").count() == 1
+        assert lines.count() == len(bad.split("\n"))
+        assert lines.nth(0).locator(".t-key").first.text_content() == "title"
+        assert page.locator("[data-editor-lines] .t-table").first.text_content() == "[interaction]"
+        assert page.locator("[data-editor-lines] .t-comment").count() >= 1
+        # The long comment wraps, and the textarea over the lines wraps with it: nothing is cut.
+        wrapped = lines.nth(bad.splitlines().index(long_comment)).bounding_box()
+        assert wrapped["height"] > 30 and wrapped["x"] + wrapped["width"] <= width
+        typed = page.locator("#config-text").bounding_box()
+        layer = page.locator("[data-editor-lines]").bounding_box()
+        assert abs(typed["height"] - layer["height"]) < 2 and abs(typed["width"] - layer["width"]) < 2
+        check_layout(page, "config", width)
+        marked.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / f"editor-problem-{size}.png"), full_page=True)
+        context.close()
+    assert problems == []
+
+
 def test_upload_a_model_and_make_it_active(stack, page, tiny_model, tmp_path):
     from playwright.sync_api import expect
 

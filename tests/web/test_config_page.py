@@ -57,7 +57,7 @@ def test_an_invalid_config_is_refused_and_nothing_is_written(client, workdir):
     assert "Not saved: 1 problem to fix first (see Problems)." in response.text
     assert problems_shown(response.text) == [
         "line 5 interaction.mode : expected one of callresponse, polyphony, battle, useronly; "
-        "found 'callresponce'"
+        "found 'callresponce'; did you mean `callresponse`?"
     ]
     assert 'data-line="5"' in response.text
     assert textarea(response.text) == BAD_MODE  # the user's text is kept for fixing
@@ -134,7 +134,7 @@ def test_the_api_answers_problems_as_json(client, workdir):
         "error": "Not saved: 1 problem to fix first (see Problems).",
         "problems": [
             "config.toml: interaction.mode: expected one of callresponse, polyphony, battle, useronly; "
-            "found 'callresponce'"
+            "found 'callresponce'; did you mean `callresponse`?"
         ],
     }
     api = client.get("/api/config").json()

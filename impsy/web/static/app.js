@@ -177,29 +177,10 @@ function setupBackLinks() {
   });
 }
 
-function setupProblemLinks() {
-  const textarea = document.getElementById("config-text");
-  if (!textarea) return;
-  document.querySelectorAll("a[data-line]").forEach((link) => {
-    link.addEventListener("click", (event) => {
-      event.preventDefault();
-      const lines = textarea.value.split("\n");
-      const n = Math.min(Number(link.dataset.line), lines.length) - 1;
-      const start = lines.slice(0, n).reduce((sum, line) => sum + line.length + 1, 0);
-      textarea.focus();
-      textarea.setSelectionRange(start, start + lines[n].length);
-      const lineHeight = textarea.scrollHeight / Math.max(lines.length, 1);
-      textarea.scrollTop = Math.max(0, (n - 3) * lineHeight);
-      textarea.scrollIntoView({ block: "nearest" });
-    });
-  });
-}
-
 document.addEventListener("DOMContentLoaded", () => {
   showCarriedMessage();
   startLiveStream();
   setupUploads();
   setupConfirmations();
   setupBackLinks();
-  setupProblemLinks();
 });
