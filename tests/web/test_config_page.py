@@ -369,3 +369,30 @@ def test_repo_example_configs_all_pass(tmp_path: Path):
     for path in sorted((REPO / "configs").glob("*.toml")):
         config, problems = parse_config(path.read_text(), path.name)
         assert config is not None, problems
+
+
+def test_the_wizard_changes_only_what_was_changed_and_keeps_every_comment(client, workdir):
+    commented = (
+        "# my stage, tuned at the sound check\n"
+        + CONFIG_4D.replace("log_predictions = false\n", "log_predictions = false\nverbose = true\n")
+        .replace("[osc]", "# to the laptop running Pd\n[osc]")
+        .replace('server_ip = "127.0.0.1"', 'server_ip = "127.0.0.1"   # only this computer')
+        .replace("[webui]\n", "[webui]\n# the web UI's own ports\n")
+    )
+    workdir.config.write_text(commented)
+    form = {"mode": "battle", "channels": ["osc"], "osc_client_port": "7001"}
+    response = client.post("/config/wizard", form)
+    assert response.status == 200
+    expected = commented.replace('mode = "callresponse"', 'mode = "battle"').replace(
+        "client_port = 6001", "client_port = 7001"
+    )
+    assert textarea(response.text) == expected  # server_ip, verbose and every comment untouched
+
+
+def test_the_wizard_adds_and_removes_channels_as_sections(client, workdir):
+    response = client.post("/config/wizard", {"channels": ["serial"], "serial_port": "/dev/ttyUSB0"})
+    text = textarea(response.text)
+    config, problems = parse_config(text)
+    assert config is not None, problems
+    assert config.osc is None and config.serial.port == "/dev/ttyUSB0"
+    assert text.startswith(CONFIG_4D.split("[osc]")[0])  # what came before is as it was
