@@ -14,6 +14,7 @@ from impsy.config import (
     ERROR,
     Config,
     ConfigError,
+    ModelConfig,
     Problem,
     add_override_arguments,
     apply_overrides,
@@ -137,9 +138,17 @@ def run_check(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    config, model = prepare(args)
+    if args.model is not None and args.config == DEFAULT_CONFIG and not DEFAULT_CONFIG.exists():
+        # A model file alone needs no working folder: it is checked with the default temperatures.
+        if not Path(args.model).is_file():
+            raise ModelError(f"{args.model}: no such file")
+        model, temperatures = load_model(args.model), ModelConfig(dimension=0)
+        print("config: none here (config.toml); the model is checked alone, with the default temperatures")
+    else:
+        config, model = prepare(args)
+        temperatures = config.model
+        print(f"config: {config.source}")
     info = model.info
-    print(f"config: {config.source}")
     print(
         f"model:  {info.path or 'dummy (random gestures)'}: dimension {info.dimension}, "
         f"size {info.size or '-'} ({info.layers} layers of {info.units} units, "
@@ -149,7 +158,7 @@ def run_check(args: argparse.Namespace) -> int:
     times = []
     for _ in range(args.steps):
         started = time.perf_counter()
-        x = model.sample(model.step(x), config.model.pitemp, config.model.sigmatemp)
+        x = model.sample(model.step(x), temperatures.pitemp, temperatures.sigmatemp)
         times.append(time.perf_counter() - started)
     ms = np.array(times) * 1000
     print(f"{args.steps} predictions: {np.median(ms):.3f} ms per step (p99 {np.percentile(ms, 99):.3f} ms)")

@@ -1,9 +1,10 @@
 """[webui]: the localhost link between `impsy run` and the web UI.
 
 `impsy run` listens for /impsy/* commands on 127.0.0.1:command_port and reports to
-127.0.0.1:monitor_port: /monitor/in and /monitor/out with every vector, and /monitor/state
-with a JSON string of its live state (mode, temperatures, model, counters) on every change
-and once a second, so the web UI can tell that it is alive.
+127.0.0.1:monitor_port: /monitor/in and /monitor/out with every vector, /monitor/forecast with
+what the model expects next (at most 30 a second), and /monitor/state with a JSON string of its
+live state (mode, temperatures, model, counters) on every change and once a second, so the web
+UI can tell that it is alive.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from impsy.config import WebUIConfig
 
 LOCALHOST = "127.0.0.1"
 MONITOR_IN, MONITOR_OUT, MONITOR_STATE = "/monitor/in", "/monitor/out", "/monitor/state"
+MONITOR_FORECAST = "/monitor/forecast"
 
 
 class ControlChannel(OscLink):
@@ -35,6 +37,10 @@ class ControlChannel(OscLink):
 
     def monitor_input(self, values: np.ndarray) -> None:
         self.emit(MONITOR_IN, values.tolist(), self._monitor)
+
+    def forecast(self, summary: list[float]) -> None:
+        """What the model expects next (impsy.interaction.forecast.summarise)."""
+        self.emit(MONITOR_FORECAST, summary, self._monitor)
 
     def report(self, state: dict) -> None:
         self.emit(MONITOR_STATE, [json.dumps(state, separators=(",", ":"))], self._monitor)

@@ -57,7 +57,7 @@ def test_check_config_reports_problems_and_exit_status(tmp_path):
     assert run.returncode == 1
     assert run.stdout.splitlines() == [
         f"{good}: interaction.mode: expected one of callresponse, polyphony, battle, useronly; "
-        "found 'callresponce'",
+        "found 'callresponce'; did you mean `callresponse`?",
         f"warning: {good}: model.colour: unknown key, ignored",
         f"{good}: not valid (1 warning)",
     ]

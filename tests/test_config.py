@@ -278,10 +278,10 @@ def test_bad_enum_message() -> None:
     text = BASE.replace('"callresponse"', '"callresponce"')
     assert one_error(text) == (
         "config.toml: interaction.mode: expected one of callresponse, polyphony, battle, "
-        "useronly; found 'callresponce'"
+        "useronly; found 'callresponce'; did you mean `callresponse`?"
     )
     assert one_error(BASE + 'size = "xxl"\n').endswith(
-        "model.size: expected one of xxs, xs, s, m, l, xl; found 'xxl'"
+        "model.size: expected one of xxs, xs, s, m, l, xl; found 'xxl'; did you mean `xl`?"
     )
 
 
@@ -887,3 +887,25 @@ def test_parse_config_never_raises(assignments: list[tuple[str, str, object]]) -
     config, problems = parse_config(text)
     assert (config is None) == any(p.severity == "error" for p in problems)
     assert all(str(p).startswith("config.toml") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "said"),
+    [
+        ("interaction", 'mode = "callresponce"', "found 'callresponce'; did you mean `callresponse`?"),
+        ("interaction", 'mode = "Polyphony"', "found 'Polyphony'; did you mean `polyphony`?"),
+        ("model", 'size = "S"', "found 'S'; did you mean `s`?"),
+    ],
+)
+def test_a_misspelt_value_gets_a_did_you_mean(section, line, said):
+    text = (
+        '[interaction]\nmode = "callresponse"\nthreshold = 0.1\n'
+        "[model]\ndimension = 3\nsigmatemp = 0.01\npitemp = 1\ntimescale = 1\n"
+    )
+    key = line.split(" =")[0]
+    text = text.replace(f'{key} = "callresponse"\n', "") if section == "interaction" else text
+    text = text.replace(f"[{section}]\n", f"[{section}]\n{line}\n")
+    _, problems = parse_config(text)
+    options = "callresponse, polyphony, battle, useronly" if key == "mode" else "xxs, xs, s, m, l, xl"
+    found = [p.message for p in problems if p.key == f"{section}.{key}"]
+    assert found == [f"expected one of {options}; {said}"]

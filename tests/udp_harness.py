@@ -75,6 +75,7 @@ class Impsy:
         wait: bool = True,
         verbose: bool = False,
         stderr: IO | int = subprocess.STDOUT,
+        model: Path | str = MODEL_9D,
     ) -> None:
         self.client = Listener()  # plays the part of Pure Data: receives /impsy
         self.monitor = Listener()  # plays the part of the web UI: receives /monitor/*
@@ -88,7 +89,7 @@ mode = "{mode}"
 threshold = 0.1
 [model]
 dimension = 9
-file = "{MODEL_9D}"
+file = "{model}"
 sigmatemp = 0.01
 pitemp = 1
 timescale = {timescale}

@@ -68,16 +68,24 @@ def close_quietly(thing: Any, channel: str) -> None:
 
 
 def check_vector(values: Sequence[object], width: int) -> np.ndarray | str:
-    """Controls as floats in [0, 1], or the reason they are not acceptable."""
+    """Controls as floats in [0, 1], or the reason they are not acceptable (positions count from 1)."""
     if len(values) != width:
         return f"expected {width} values, got {len(values)}"
     out = np.empty(width)
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, int | float):
-            return f"value {i + 1} is not a number ({type(v).__name__})"
+            return f"position {i + 1} is not a number ({type(v).__name__} {str(v)[:20]!r})"
         if not math.isfinite(v):
-            return f"value {i + 1} is not finite ({v})"
+            return f"position {i + 1} is {v}, not a number between 0 and 1"
         if not -RANGE_TOLERANCE <= v <= 1 + RANGE_TOLERANCE:
-            return f"value {i + 1} is outside 0..1 ({v:g})"
+            return f"position {i + 1} is {v:g}, outside 0..1{_scale_hint(values)}"
         out[i] = v
     return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _scale_hint(values: Sequence[object]) -> str:
+    """Whole numbers up to 127: a MIDI-style controller, whose values need dividing by 127."""
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if numbers and all(0 <= v <= 127 and float(v).is_integer() for v in numbers):
+        return " (it looks like 0-127: divide each value by 127 before sending, e.g. [/ 127] in Pure Data)"
+    return ""

@@ -40,6 +40,7 @@ from impsy.channels.midimap import (
     note_on,
 )
 from impsy.config import MidiConfig
+from impsy.quiet import native_noise_filtered
 
 log = logging.getLogger("impsy.midi")
 
@@ -57,6 +58,9 @@ SOUND_DEVICES = Path("/dev/snd")  # Linux: one controlC<card> node per sound car
 _ALSA_ADDRESS = re.compile(r" (\d+):\d+$")
 
 
+SEQUENCER = "/dev/snd/seq"  # ALSA's MIDI: there only when the snd-seq module is loaded
+
+
 class MidiUnavailable(Exception):
     """No MIDI system to ask (no ALSA sequencer, no rtmidi); the message says what to do."""
 
@@ -66,20 +70,21 @@ def _backend() -> mido.Backend:
 
 
 def _unavailable(error: Exception) -> MidiUnavailable:
-    hint = ""
-    if sys.platform.startswith("linux") and not os.path.exists("/dev/snd/seq"):
-        hint = (
-            " (there is no ALSA sequencer, /dev/snd/seq: this machine has no sound support "
-            "loaded; on a Pi or laptop try `sudo modprobe snd-seq`)"
+    if sys.platform.startswith("linux") and not os.path.exists(SEQUENCER):
+        return MidiUnavailable(
+            "cannot list MIDI ports: this machine has no ALSA sequencer (/dev/snd/seq), so no sound "
+            "support is loaded. On a Pi or a laptop, `sudo modprobe snd-seq` loads it; in a container or "
+            "a virtual machine without sound, use OSC, WebSocket or serial instead of MIDI"
         )
-    return MidiUnavailable(f"cannot list MIDI ports: {error}{hint}")
+    return MidiUnavailable(f"cannot list MIDI ports: {error}")
 
 
 def port_names(backend: mido.Backend | None = None) -> tuple[list[str], list[str]]:
     """(input names, output names) as the MIDI system spells them; MidiUnavailable if none."""
-    backend = backend or _backend()
     try:
-        return list(backend.get_input_names()), list(backend.get_output_names())
+        with native_noise_filtered():  # ALSA's own complaint goes to fd 2; ours says what to do
+            backend = backend or _backend()
+            return list(backend.get_input_names()), list(backend.get_output_names())
     except Exception as error:  # rtmidi raises its own SystemError, ImportError without rtmidi
         raise _unavailable(error) from error
 

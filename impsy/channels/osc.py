@@ -6,6 +6,7 @@ import asyncio
 import errno
 import logging
 import socket
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 
 RESOLVE_RETRY = 10.0  # seconds between looks for a client name that cannot be found yet
 INPUT_ADDRESS = "/interface"
+SERVICE = "impsy-run.service"
+SERVICE_FOLDERS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 OUTPUT_ADDRESS = "/impsy"
 
 
@@ -32,6 +35,19 @@ def dispatch_commands(sink: Sink, source: str, address: str, args: list) -> bool
     else:
         sink.command(source, name, value)
     return True
+
+
+def port_taken_hint(key: str) -> str:
+    """What to do about a port in use: most often it is IMPSY itself, already running."""
+    if any(Path(folder, SERVICE).exists() for folder in SERVICE_FOLDERS):  # the instrument
+        return (
+            "another program has it: most likely IMPSY's service. `sudo systemctl stop impsy-run` stops it "
+            "(`systemctl status impsy-run` shows it)"
+        )
+    return (
+        "another program has it: most likely an `impsy run` already running in another terminal "
+        f"(stop it there with Ctrl-C), or choose another port for {key} in the config"
+    )
 
 
 class OscLink(Channel):
@@ -50,9 +66,7 @@ class OscLink(Channel):
                 host, port, self.receive, lambda reason: self.sink.dropped(self.name, reason)
             )
         except OSError as error:
-            hint = ""
-            if error.errno == errno.EADDRINUSE:  # most often: IMPSY is already running (its service)
-                hint = "; another program has it: is IMPSY already running (systemctl status impsy-run)?"
+            hint = f"; {port_taken_hint(self._key)}" if error.errno == errno.EADDRINUSE else ""
             raise ChannelError(
                 f"{self.name}: cannot listen on {host}:{port} ({self._key}): {error.strerror or error}{hint}"
             ) from error
@@ -88,6 +102,17 @@ class OscChannel(OscLink):
     async def start(self) -> None:
         await super().start()
         await self._resolve()
+        c = self.config
+        log.info(
+            "osc: listening on %s:%d for %s with %d values from 0 to 1; answers go to %s:%d as %s",
+            c.server_ip,
+            c.server_port,
+            INPUT_ADDRESS,
+            self.width,
+            c.client_ip,
+            c.client_port,
+            OUTPUT_ADDRESS,
+        )
 
     async def _resolve(self) -> None:
         """Look the client's name up once; while it cannot be found, answers wait and it is

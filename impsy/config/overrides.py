@@ -105,7 +105,7 @@ def apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         try:
             checked = _SPECS[section][key].check(value)
         except Invalid as bad:
-            problems.append(Problem("", option, f"expected {bad}; found {describe(value)}", ERROR))
+            problems.append(Problem("", option, f"expected {bad}; found {describe(value)}{bad.hint}", ERROR))
             continue
         # A file's lenient reading warns; an option given for this run says what it means.
         changes[section][key] = checked.value if isinstance(checked, Lenient) else checked

@@ -80,7 +80,7 @@ class _Reader:
         try:
             result = check(raw)
         except Invalid as bad:
-            self.error(key, f"expected {bad}; found {describe(raw)}")
+            self.error(key, f"expected {bad}; found {describe(raw)}{bad.hint}")
             return _BAD
         if isinstance(result, Lenient):
             self.warn(key, result.note)

@@ -8,12 +8,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from impsy.config.problems import quote
+from impsy.config.problems import quote, suggest
 from impsy.config.settings import Range
 
 
 class Invalid(Exception):
-    """A value does not fit; the argument says what was expected."""
+    """A value does not fit; the argument says what was expected, `hint` what was likely meant."""
+
+    def __init__(self, expected: str, hint: str = "") -> None:
+        super().__init__(expected)
+        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,9 @@ def one_of(options: Iterable[str]) -> Check:
     def check(value: Any) -> str:
         if isinstance(value, str) and value in options:
             return value
-        raise Invalid("one of " + ", ".join(options))
+        # Polyphony, polyfony; values are short, so only a close match is offered (not wiringpi: rpigpio)
+        hint = suggest(value.lower(), options, cutoff=0.75) if isinstance(value, str) else ""
+        raise Invalid("one of " + ", ".join(options), hint)
 
     return check
 

@@ -106,6 +106,11 @@ class Core:
         ]
         return min(times) if times else None
 
+    @property
+    def forecast(self) -> np.ndarray | None:
+        """The model's mixture parameters for the next event (None before it has heard any)."""
+        return self._params
+
     def state(self) -> dict:
         """What a monitor shows: the live settings and whether the model is playing."""
         s = self.settings

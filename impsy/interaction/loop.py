@@ -28,6 +28,9 @@ from impsy.config import Config
 from impsy.control import ControlChannel
 from impsy.interaction.commands import refusal
 from impsy.interaction.core import Action, Core, Log, Play, Settings, Silence
+from impsy.interaction.drops import DropReporter
+from impsy.interaction.forecast import RATE as FORECAST_RATE
+from impsy.interaction.forecast import summarise
 from impsy.logs import LogWriter
 from impsy.model import Model
 from impsy.notify import notify, watchdog_period
@@ -35,7 +38,6 @@ from impsy.notify import notify, watchdog_period
 log = logging.getLogger("impsy.run")
 
 HEARTBEAT = 1.0  # seconds between state reports to the web UI
-DROP_WARNING_INTERVAL = 5.0  # at most one warning per source this often
 # A deadline closer than this is served at once: epoll sleeps in whole milliseconds.
 SERVE_NOW = 0.0005
 
@@ -52,27 +54,6 @@ def settings_from(config: Config) -> Settings:
         log_input=config.log_input,
         log_predictions=config.log_predictions,
     )
-
-
-class DropReporter:
-    """Counts malformed messages and warns about them without flooding the log."""
-
-    def __init__(self, interval: float = DROP_WARNING_INTERVAL) -> None:
-        self.counts: Counter[str] = Counter()
-        self._interval = interval
-        self._last_warning: dict[str, float] = {}
-        self._since: Counter[str] = Counter()
-
-    def add(self, source: str, reason: str) -> None:
-        self.counts[source] += 1
-        self._since[source] += 1
-        now = time.monotonic()
-        if now - self._last_warning.get(source, -self._interval) >= self._interval:
-            more = self._since[source] - 1
-            suffix = f" (and {more} more dropped since the last warning)" if more else ""
-            log.warning("%s: dropped a message: %s%s", source, reason, suffix)
-            self._last_warning[source] = now
-            self._since[source] = 0
 
 
 def _discard_output(stream: TextIO) -> None:
@@ -121,6 +102,8 @@ class Performance:
         self._timer_at: float | None = None
         self._stopping = False
         self._reported_playing = False
+        self._forecast_at = -np.inf  # when the monitor was last told what the model expects
+        self._forecast_timer: asyncio.TimerHandle | None = None
 
     # -- Sink: called by channels on the loop's thread ----------------------------------
 
@@ -155,6 +138,7 @@ class Performance:
             setattr(self.settings, name, value)
         self._rearm()
         self.report()
+        self._forecast()  # the band follows a temperature at once
 
     def dropped(self, source: str, reason: str) -> None:
         self.drops.add(source, reason)
@@ -164,8 +148,10 @@ class Performance:
     async def run(self, stop: asyncio.Event) -> None:
         """Open every channel, play until `stop` is set, then close everything cleanly."""
         self._loop = asyncio.get_running_loop()
+        self.drops.schedule = self._loop.call_later  # a drop summary is due even if input stops
         try:
-            for channel in self.channels:
+            # The web UI's link last: a second `impsy run` then names the performer's port it cannot have.
+            for channel in [*self.channels[1:], self.control]:
                 try:
                     await channel.start()
                 except OSError as error:
@@ -203,6 +189,7 @@ class Performance:
         self._rearm()
         for channel in self.channels:
             channel.monitor_input(controls)
+        self._forecast()
         self._print("in ", controls)  # last: printing never costs the input its row or reply
 
     def _on_timer(self) -> None:
@@ -212,6 +199,7 @@ class Performance:
                 # Served early (SERVE_NOW) is served: the core must not find it not yet due.
                 self._perform(self.core.on_timer(max(self._now(), due)))
             self._rearm()
+            self._forecast()
 
     @contextlib.contextmanager
     def _carry_on(self, doing: str) -> Iterator[None]:
@@ -255,6 +243,29 @@ class Performance:
         for action in actions:  # after every note and row
             if isinstance(action, Play) and action.source != "thru":
                 self._print("out", action.values)
+
+    def _forecast(self) -> None:
+        """Tell the monitor what the model expects next, at most FORECAST_RATE times a second:
+        a forecast due sooner waits on a timer and then sends the latest one."""
+        if self._forecast_timer is not None or self._stopping:
+            return
+        wait = self._forecast_at + 1 / FORECAST_RATE - self._now()
+        if wait > 0:
+            self._forecast_timer = self._loop.call_later(wait, self._send_forecast)
+        else:
+            self._send_forecast()
+
+    def _send_forecast(self) -> None:
+        self._forecast_timer = None
+        params = self.core.forecast if self.core else None
+        if params is None or self._stopping:
+            return
+        self._forecast_at = self._now()
+        s, info = self.settings, self.model.info
+        with self._carry_on("telling the monitor"):
+            self.control.forecast(
+                summarise(params, self.dimension, info.mixtures, s.pitemp, s.sigmatemp, s.timescale)
+            )
 
     def _write_log(self, action: Log) -> None:
         if self._writer is None:  # created at the first row: a run with no events leaves no file
@@ -301,8 +312,9 @@ class Performance:
     async def _shutdown(self) -> None:
         self._stopping = True
         notify("STOPPING=1")
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._forecast_timer):
+            if timer is not None:
+                timer.cancel()
         for channel in self.channels:
             channel.silence()  # no hanging notes, whatever state the model was in
         for channel in self.channels:

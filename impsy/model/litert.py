@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,9 @@ import numpy as np
 
 from impsy.model.base import ModelError, ModelInfo
 from impsy.model.sampling import SCALE, Sampler
+from impsy.quiet import native_noise_filtered
+
+log = logging.getLogger(__name__)
 
 # Our exports carry this signature; original IMPSY exports are read by tensor names or position.
 SIGNATURE = "step"
@@ -64,6 +68,21 @@ def _by_name(tensors: dict[str, int], rank: Callable[[str], int | None]) -> list
     return [tensors[name] for name in sorted(tensors, key=ranks.__getitem__)]
 
 
+def _unusable(error: Exception) -> str:
+    """Why LiteRT refused a file, said for a musician (its own words are logged at debug level)."""
+    if "not a valid Flatbuffer" in str(error):
+        what = "not a .tflite model: the file is damaged (cut short?) or is another kind of file"
+    else:
+        what = (
+            "a .tflite file, but IMPSY cannot run it: its layers do not fit together "
+            "(damaged, or not an MDRNN)"
+        )
+    return (
+        f"{what}. Use a .tflite model that impsy-train wrote (models/musicMDRNN-dim...tflite), "
+        "or train one from your logs with `impsy-train train`"
+    )
+
+
 def _is_flex_error(error: Exception) -> bool:
     text = str(error)
     return "Select TensorFlow op" in text or "Flex" in text
@@ -75,9 +94,11 @@ class LiteRTModel:
     def __init__(self, path: str | Path, seed: int | None = None) -> None:
         path = Path(path)
         try:
-            interpreter = interpreter_class()(model_path=str(path), num_threads=1)
-            interpreter.allocate_tensors()
+            with native_noise_filtered():  # LiteRT announces its XNNPACK delegate on fd 2
+                interpreter = interpreter_class()(model_path=str(path), num_threads=1)
+                interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as error:
+            log.debug("%s: LiteRT said: %s", path, error)
             if _is_flex_error(error):
                 raise ModelError(
                     f"{path}: this model needs TensorFlow (Flex/Select-TF) ops, which the lean "
@@ -86,7 +107,7 @@ class LiteRTModel:
                     "impsy-train; a model from the original IMPSY cannot be read by impsy-train, "
                     "so train a new one from the same logs with `impsy-train train`"
                 ) from error
-            raise ModelError(f"{path}: not a usable .tflite model ({error})") from error
+            raise ModelError(f"{path}: {_unusable(error)}") from error
         self._interpreter = interpreter
         signatures = interpreter.get_signature_list()
         if SIGNATURE in signatures:

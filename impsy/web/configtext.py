@@ -67,9 +67,10 @@ def check_text(
     config, problems = parse_config(text, source)
     if config is not None and (problem := model_file_problem(config)):
         config, problems = None, [problem, *problems]
-    elif config is not None and workdir is not None:
-        if missing := model_file_problems(config, workdir / "config.toml", load=False):
-            config, problems = None, [*missing, *problems]
+    elif config is not None and workdir is not None and (
+        missing := model_file_problems(config, workdir / "config.toml", load=False)
+    ):
+        config, problems = None, [*missing, *problems]
     shown = [
         ShownProblem(
             p.severity,
@@ -149,16 +150,17 @@ def set_keys(text: str, section: str, values: dict[str, object]) -> str:
         body = "\n".join(lines).rstrip("\n")
         return (body + "\n\n" if body else "") + "\n".join(block) + "\n"
     start, end = spans[section]
+    first = start + 1 if section else start  # the top level has no header line
     missing = dict(values)
-    for i in range(start + 1, end):
+    for i in range(first, end):
         for key in list(missing):
             match = re.match(rf"^(\s*{re.escape(key)}\s*=\s*)({_VALUE})(.*)$", lines[i])
             if match:
                 lines[i] = match[1] + toml_value(missing.pop(key)) + match[3]
                 break
     if missing:
-        at = start + 1
-        for i in range(start + 1, end):  # after the section's last key line
+        at = first
+        for i in range(first, end):  # after the section's last key line
             if lines[i].strip() and not lines[i].lstrip().startswith("#"):
                 at = i + 1
         lines[at:at] = [f"{k} = {toml_value(v)}" for k, v in missing.items()]
@@ -310,6 +312,62 @@ def wizard_text(c: WizardChoices) -> str:
 
 
 SIZE_NAMES = tuple(SIZES)
+
+# The wizard's plain fields: where each one lives in the file.
+WIZARD_KEYS = {
+    "title": ("", "title"),
+    "mode": ("interaction", "mode"),
+    "dimension": ("model", "dimension"),
+    "model": ("model", "file"),
+    "size": ("model", "size"),
+    "osc_server_port": ("osc", "server_port"),
+    "osc_client_ip": ("osc", "client_ip"),
+    "osc_client_port": ("osc", "client_port"),
+    "websocket_port": ("websocket", "server_port"),
+    "serial_port": ("serial", "port"),
+    "serial_baudrate": ("serial", "baudrate"),
+    "serialmidi_port": ("serialmidi", "port"),
+    "monitor_port": ("webui", "monitor_port"),
+    "command_port": ("webui", "command_port"),
+}
+# Fields that the MIDI mappings are made from: a change rewrites the mapped sections.
+MAPPING_FIELDS = ("dimension", "midi_in", "midi_out", "midi_channel", "midi_kind", "midi_first_cc")
+MAPPED = ("midi", "websocket", "serialmidi")
+
+
+def wizard_edit(text: str, before: WizardChoices, after: WizardChoices) -> str:
+    """The current config with only what the wizard changed: its keys set in place, channels
+    added or removed as sections, every other line and comment kept. Mapped sections are written
+    anew only when what their mapping is made from changed (the wizard cannot edit a mapping)."""
+    fresh = wizard_text(after).splitlines()
+    fresh_spans = _sections(fresh)
+    for name in CHANNELS:
+        if name in before.channels and name not in after.channels:
+            text = _without_section(text, name)
+    rewrite = [n for n in MAPPED if any(getattr(before, f) != getattr(after, f) for f in MAPPING_FIELDS)]
+    for name in CHANNELS:
+        wanted = name in after.channels
+        if wanted and (name not in before.channels or name in rewrite):
+            start, end = fresh_spans[name]
+            block = "\n".join(fresh[start:end]).rstrip()
+            text = _without_section(text, name).rstrip("\n") + "\n\n" + block + "\n"
+    for field_name, (section, key) in WIZARD_KEYS.items():
+        old, new = getattr(before, field_name), getattr(after, field_name)
+        if old == new or (section in CHANNELS and section not in after.channels):
+            continue
+        if field_name == "model":
+            new = f"models/{new}" if new else ""
+        text = set_keys(text, section, {key: new})
+    return text
+
+
+def _without_section(text: str, name: str) -> str:
+    lines = text.splitlines()
+    span = _sections(lines).get(name)
+    if span is None:
+        return text
+    start, end = span
+    return "\n".join(lines[:start] + lines[end:]) + "\n"
 
 
 def example_files(folders: list[Path]) -> dict[str, Path]:

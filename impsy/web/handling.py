@@ -25,10 +25,10 @@ from impsy.web.inventory import Inventory
 from impsy.web.jobs import Jobs
 from impsy.web.link import Link
 from impsy.web.paths import CONFIG, KINDS, PART, Refused, Workdir, check_name, part_file
-from impsy.web.security import SESSION_COOKIE, Guard
+from impsy.web.security import AUTH_COOKIE, SESSION_COOKIE, Guard
 from impsy.web.settings import DISK_RESERVE, MB, Settings
 from impsy.web.streams import Streams
-from impsy.web.system import human_bytes, human_duration
+from impsy.web.system import human_bytes, human_duration, human_number
 
 VIEWS = str(Path(__file__).resolve().parent / "views")
 DRAIN_LIMIT = 64 * MB  # a refused upload up to this size is read to its end before answering
@@ -107,6 +107,10 @@ class Handling:
         bottle.request.environ["impsy.session"] = sid
         return sid
 
+    def signed_in(self) -> bool:
+        """May this browser see the pages? (Without a password, everyone may.)"""
+        return not self.guard.password_required or self.guard.login_ok(bottle.request.get_cookie(AUTH_COOKIE))
+
     def csrf(self) -> str:
         return self.guard.csrf_token(self.session())
 
@@ -122,11 +126,13 @@ class Handling:
             "csrf": self.csrf(),
             "locked": self.guard.locked,
             "password": self.guard.password_required,
+            "signed_in": self.signed_in(),
             "version": __version__,
             "run": self.link.status(),
             "flash": None,
             "human_bytes": human_bytes,
             "human_duration": human_duration,
+            "human_number": human_number,
             "quote": quote,
             "page": view,
             "path": bottle.request.path,

@@ -1,7 +1,8 @@
 """The web UI's side of [webui]: hear `impsy run` on the monitor port, command it on the other.
 
-`impsy run` sends /monitor/in and /monitor/out with every vector and /monitor/state (a JSON
-string) on every change and once a second, all to 127.0.0.1:monitor_port; it takes /impsy/*
+`impsy run` sends /monitor/in and /monitor/out with every vector, /monitor/forecast with what
+the model expects next, and /monitor/state (a JSON string) on every change and once a second,
+all to 127.0.0.1:monitor_port; it takes /impsy/*
 commands on 127.0.0.1:command_port. A thread here receives the monitor messages and keeps the
 latest state, the recent vectors (for the live stream) and the event rates.
 """
@@ -32,7 +33,7 @@ COMMANDS = ("mode", "pause", "reset", "sigmatemp", "pitemp", "timescale")
 @dataclass(frozen=True)
 class Vector:
     seq: int
-    kind: str  # "in" or "out"
+    kind: str  # "in", "out" or "forecast"
     time: float  # time.time() when received
     values: tuple[float, ...]
 
@@ -132,6 +133,14 @@ class Link:
             self._vectors.append(Vector(self._seq, kind, now, values))
             self._times[kind].append(now)
             self._last_heard = now
+        elif address == "/monitor/forecast":
+            # [K, dt, K weights, K x n means, K x n spreads]: kept as numbers for the browser to draw
+            values = tuple(float(v) for v in args if isinstance(v, int | float))
+            k = int(values[0]) if values else 0
+            if k < 1 or (len(values) - 2 - k) % (2 * k):
+                return
+            self._seq += 1
+            self._vectors.append(Vector(self._seq, "forecast", now, values))
         elif address == "/monitor/state" and args and isinstance(args[0], str):
             try:
                 state = json.loads(args[0])

@@ -8,9 +8,17 @@ from dataclasses import fields, replace
 
 import bottle
 
-from impsy.config import MODES
+from impsy.config import MODES, Config
 from impsy.model import SIZES
-from impsy.web.configtext import CHANNELS, ShownProblem, WizardChoices, check_text, example_files, wizard_text
+from impsy.web.configtext import (
+    CHANNELS,
+    ShownProblem,
+    WizardChoices,
+    check_text,
+    example_files,
+    wizard_edit,
+    wizard_text,
+)
 from impsy.web.handling import Answer, Handling
 from impsy.web.paths import CONFIG, write_atomically
 from impsy.web.system import human_bytes
@@ -117,37 +125,39 @@ class ConfigPages(Handling):
 
     def wizard_page(self) -> Answer:
         config, _ = self.read_config()
-        choices = WizardChoices()
-        if config is not None:  # start from what the instrument has now
-            choices = replace(
-                choices,
-                title=config.title or choices.title,
-                mode=config.interaction.mode,
-                dimension=config.model.dimension,
-                model=self.workdir.active_model(config) or "",
-                size=config.model.size,
-                monitor_port=config.webui.monitor_port,
-                command_port=config.webui.command_port,
-            )
-            if config.osc:
-                choices = replace(
-                    choices,
-                    osc_server_port=config.osc.server_port,
-                    osc_client_ip=config.osc.client_ip,
-                    osc_client_port=config.osc.client_port,
-                )
-            if config.serial:
-                choices = replace(
-                    choices, serial_port=config.serial.port, serial_baudrate=config.serial.baudrate
-                )
-            channels = tuple(c for c in CHANNELS if getattr(config, c) is not None)
-            choices = replace(choices, channels=channels)
+        choices = self.current_choices(config) if config is not None else WizardChoices()
         models = [m for m in self.inventory.models() if not m.error]
         return self.render("wizard", choices=choices, models=models, modes=MODES, sizes=list(SIZES))
 
+    def current_choices(self, config: Config) -> WizardChoices:
+        """The wizard's answers that the current config gives: it starts from what the instrument has."""
+        choices = replace(
+            WizardChoices(),
+            title=config.title or WizardChoices.title,
+            mode=config.interaction.mode,
+            dimension=config.model.dimension,
+            model=self.workdir.active_model(config) or "",
+            size=config.model.size,
+            monitor_port=config.webui.monitor_port,
+            command_port=config.webui.command_port,
+            channels=tuple(c for c in CHANNELS if getattr(config, c) is not None),
+        )
+        if config.osc:
+            choices = replace(
+                choices,
+                osc_server_port=config.osc.server_port,
+                osc_client_ip=config.osc.client_ip,
+                osc_client_port=config.osc.client_port,
+            )
+        if config.serial:
+            choices = replace(choices, serial_port=config.serial.port, serial_baudrate=config.serial.baudrate)
+        return choices
+
     def wizard_make(self) -> Answer:
         forms = bottle.request.forms
-        choices = WizardChoices()
+        current, current_text = self.read_config()
+        # A field the form leaves out keeps what the config has (the page sends every field).
+        before = self.current_choices(current) if current is not None else WizardChoices()
         values: dict = {}
         for f in fields(WizardChoices):
             if f.name == "channels":
@@ -156,20 +166,21 @@ class ConfigPages(Handling):
             raw = forms.getunicode(f.name)
             if raw is None:
                 continue
-            if isinstance(getattr(choices, f.name), int):
+            if isinstance(getattr(before, f.name), int):
                 try:
                     values[f.name] = int(raw)
                 except ValueError:
                     return self.refuse(400, f"{f.name}: expected a whole number, found {raw!r}")
             else:
                 values[f.name] = raw.strip()
-        choices = replace(choices, **values)
+        choices = replace(before, **values)
         if choices.model:  # a model from the list: its own dimension and size win
             info = self.inventory.model(choices.model)
             if info is None or info.error:
                 return self.refuse(400, f"there is no usable model called {choices.model!r}")
             choices = replace(choices, dimension=info.dimension, size=info.size or choices.size)
-        text = wizard_text(choices)
+        # With a config, only what was changed in the wizard is edited and every comment stays.
+        text = wizard_edit(current_text, before, choices) if current is not None else wizard_text(choices)
         config, problems = check_text(text, CONFIG)
         message = (
             "Here is your new config. Check it, then Save to use it."

@@ -14,15 +14,17 @@ import bottle
 from impsy.config import MODES
 from impsy.interaction.commands import parse_command
 from impsy.web.checks import peer
+from impsy.web.controls import control_names
 from impsy.web.handling import Answer, Handling, sse, start_event_stream
 from impsy.web.link import COMMANDS
 from impsy.web.pages_login import safe_next
-from impsy.web.system import cpu_temperature
+from impsy.web.system import cpu_temperature, human_number
 
 STREAM_KEEPALIVE = 2.0  # seconds between status events on a quiet stream
 STREAM_MIN_GAP = 0.04  # at most 25 batches of vectors a second per browser
 COMMAND_ANSWER = 1.5  # seconds to wait for `impsy run` to report its state after a command
 RESTART_TIMEOUT = 60.0
+SETTING_NAMES = {"sigmatemp": "Sigma temperature", "pitemp": "Pi temperature", "timescale": "Timescale"}
 
 
 class LivePages(Handling):
@@ -42,7 +44,7 @@ class LivePages(Handling):
 
     def monitor_page(self) -> Answer:
         config, _ = self.read_config()
-        return self.render("monitor", dimension=config.model.dimension if config else None)
+        return self.render("monitor", controls=control_names(config) if config else [])
 
     def monitor_stream(self) -> Answer:
         """Server-sent events: `status` (alive, state, rates) and `vectors` (batched)."""
@@ -59,9 +61,10 @@ class LivePages(Handling):
         while True:
             last, vectors, state = link.wait(last, STREAM_KEEPALIVE)
             if with_vectors and vectors:
-                batch = {"in": [], "out": []}
+                batch = {"in": [], "out": [], "forecast": []}
                 for v in vectors[-512:]:
-                    batch[v.kind].append([round(v.time, 4), v.values])
+                    values = [round(x, 4) for x in v.values] if v.kind == "forecast" else v.values
+                    batch[v.kind].append([round(v.time, 4), values])
                 yield sse("vectors", batch)
             now = time.monotonic()
             if state is not None or now - last_status >= STREAM_KEEPALIVE:
@@ -162,4 +165,4 @@ def _command_result(name: str, value, state: dict) -> str:
         return "Paused: IMPSY is silent." if state.get("paused") else "Playing again."
     if name == "reset":
         return "The model's memory was reset."
-    return f"{name} is now {state.get(name)}."
+    return f"{SETTING_NAMES.get(name, name)} is now {human_number(state.get(name))}."

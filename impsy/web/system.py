@@ -32,6 +32,13 @@ def human_bytes(count: int | None) -> str:
     return f"{size:.1f} TB"  # pragma: no cover
 
 
+def human_number(value: object) -> str:
+    """A setting as people write it: OSC carries 0.3 as 0.30000001192092896, shown as 0.3."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-" if value is None else str(value)
+    return f"{value:.4g}"
+
+
 def human_duration(seconds: float) -> str:
     seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)

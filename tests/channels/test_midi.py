@@ -490,7 +490,8 @@ def test_midi_ports_with_no_devices_says_so(capsys):
     assert "(none: is the device plugged in and switched on?)" in capsys.readouterr().out
 
 
-def test_midi_ports_without_a_midi_system_is_a_friendly_error(capsys):
+def test_midi_ports_without_a_midi_system_is_a_friendly_error(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(midi, "SEQUENCER", str(tmp_path))  # the sequencer is there, yet rtmidi fails
     fake.listing_error = OSError("MidiInAlsa::initialize: error creating ALSA sequencer client object.")
     assert print_port_names() == 1
     err = capsys.readouterr().err
@@ -498,7 +499,17 @@ def test_midi_ports_without_a_midi_system_is_a_friendly_error(capsys):
     assert "Traceback" not in err
 
 
-def test_a_channel_started_without_a_midi_system_warns_and_keeps_trying(caplog):
+def test_midi_ports_without_a_sequencer_says_what_to_load(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(midi, "SEQUENCER", str(tmp_path / "seq"))
+    fake.listing_error = OSError("MidiInAlsa::initialize: error creating ALSA sequencer client object.")
+    assert print_port_names() == 1
+    err = capsys.readouterr().err
+    assert "this machine has no ALSA sequencer (/dev/snd/seq)" in err and "sudo modprobe snd-seq" in err
+    assert "MidiInAlsa" not in err
+
+
+def test_a_channel_started_without_a_midi_system_warns_and_keeps_trying(caplog, monkeypatch, tmp_path):
+    monkeypatch.setattr(midi, "SEQUENCER", str(tmp_path))
     fake.listing_error = OSError("no ALSA here")
     channel, _ = make(TWO_INS_ONE_OUT)
 

@@ -10,6 +10,8 @@ import pytest
 from fakes.hostile_osc import HOSTILE
 from udp_harness import WAIT, Impsy, kernel_drops
 
+from impsy.channels import osc
+from impsy.channels.osc import port_taken_hint
 from impsy.dataset import build_dataset
 from impsy.logs import read_log
 
@@ -133,8 +135,7 @@ def test_a_port_in_use_names_the_address_and_its_key(impsy, port, key):
     assert again.returncode != 0
     assert again.stderr.strip().splitlines()[-1] == (
         f"impsy: error: {'osc' if key.startswith('osc') else 'control'}: cannot listen on "
-        f"127.0.0.1:{getattr(run, port)} ({key}): Address already in use; another program has it: "
-        "is IMPSY already running (systemctl status impsy-run)?"
+        f"127.0.0.1:{getattr(run, port)} ({key}): Address already in use; {port_taken_hint(key)}"
     )
 
 
@@ -206,3 +207,30 @@ def test_hostile_datagrams_and_extreme_commands_cost_no_good_input(impsy):
     run.stop()
     (log,) = list(run.logs.iterdir())
     assert read_log(log).controls[:, 0].tolist() == pytest.approx([i / 100 for i in range(good)])
+
+
+def test_a_second_impsy_run_names_the_osc_port_not_the_web_uis(impsy):
+    first = impsy()
+    args = first.process.args
+    again = subprocess.run(args, cwd=first.logs.parent, capture_output=True, text=True, timeout=60)
+    first.stop()
+    last = again.stderr.strip().splitlines()[-1]
+    assert f"osc: cannot listen on 127.0.0.1:{first.osc_port} (osc.server_port)" in last
+    assert "command_port" not in last
+
+
+def test_a_port_in_use_suggests_systemctl_only_where_the_service_is_installed(tmp_path, monkeypatch):
+    monkeypatch.setattr(osc, "SERVICE_FOLDERS", (str(tmp_path),))
+    assert "systemctl" not in port_taken_hint("osc.server_port")  # a laptop
+    assert "another terminal" in port_taken_hint("osc.server_port")
+    (tmp_path / "impsy-run.service").touch()  # the instrument
+    assert "sudo systemctl stop impsy-run" in port_taken_hint("osc.server_port")
+
+
+def test_impsy_run_says_where_its_answers_go(impsy):
+    run = impsy()
+    out = run.stop()
+    assert (
+        f"osc: listening on 127.0.0.1:{run.osc_port} for /interface with 8 values from 0 to 1; "
+        f"answers go to 127.0.0.1:{run.client.port} as /impsy"
+    ) in out

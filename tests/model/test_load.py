@@ -42,7 +42,7 @@ def test_dummy_makes_playable_random_gestures():
 def test_garbage_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"this is not a flatbuffer" * 10)
-    with pytest.raises(ModelError, match=r"bad\.tflite: not a usable \.tflite model"):
+    with pytest.raises(ModelError, match=r"bad\.tflite: not a \.tflite model: the file is damaged"):
         load_model(bad)
 
 

@@ -228,6 +228,44 @@ def test_edit_and_save_a_config_and_be_refused_an_invalid_one(stack, page):
     assert selected == 'mode = "jazz"'
 
 
+def test_the_editor_numbers_colours_and_marks_problems_on_their_lines(stack, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    long_comment = "# " + "a comment far longer than a phone is wide, " * 4
+    for size, (width, height) in WIDTHS.items():
+        context, page = open_page(browser, problems, width, height)
+        page.goto(stack.url + "/config")
+        text = page.locator("#config-text").input_value()
+        bad = text.replace('mode = "callresponse"', 'mode = "callresponce"').replace(
+            "[model]", f"[model]\n{long_comment}"
+        )
+        page.locator("#config-text").fill(bad)
+        page.get_by_role("button", name="Check").click()
+        page.locator(".problems li.error").first.wait_for()
+        lines = page.locator("[data-editor-lines] .l")
+        n = bad.splitlines().index('mode = "callresponce"') + 1
+        marked = lines.nth(n - 1)
+        assert marked.get_attribute("data-n") == str(n)
+        assert "error" in (marked.get_attribute("class") or "")
+        assert "did you mean `callresponse`?" in (marked.get_attribute("title") or "")
+        assert page.locator("[data-editor-lines] .l.error").count() == 1
+        assert lines.count() == len(bad.split("\n"))
+        assert lines.nth(0).locator(".t-key").first.text_content() == "title"
+        assert page.locator("[data-editor-lines] .t-table").first.text_content() == "[interaction]"
+        assert page.locator("[data-editor-lines] .t-comment").count() >= 1
+        # The long comment wraps, and the textarea over the lines wraps with it: nothing is cut.
+        wrapped = lines.nth(bad.splitlines().index(long_comment)).bounding_box()
+        assert wrapped["height"] > 30 and wrapped["x"] + wrapped["width"] <= width
+        typed = page.locator("#config-text").bounding_box()
+        layer = page.locator("[data-editor-lines]").bounding_box()
+        assert abs(typed["height"] - layer["height"]) < 2 and abs(typed["width"] - layer["width"]) < 2
+        check_layout(page, "config", width)
+        marked.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / f"editor-problem-{size}.png"), full_page=True)
+        context.close()
+    assert problems == []
+
+
 def test_upload_a_model_and_make_it_active(stack, page, tiny_model, tmp_path):
     from playwright.sync_api import expect
 
@@ -257,19 +295,104 @@ def test_live_values_arrive_on_the_monitor(stack, page):
 
     stack.set_mode("callresponse")
     page.goto(stack.url + "/monitor")
-    bars = page.locator('[data-bars="in"] .bar')
-    expect(page.locator('[data-bars="in"] .empty')).to_be_visible()
+    controls = page.locator("[data-controls] li")
+    expect(controls).to_have_count(3)
+    expect(controls.nth(0).locator(".name")).to_have_text("/interface 1")  # named by the config
     expect(page.locator("body")).to_have_attribute("data-stream", "connected")  # the stream is open
     stack.play(0.25, 0.5, 0.75)
-    expect(bars).to_have_count(3)
-    expect(bars.nth(0).locator(".value")).to_have_text("0.250")
-    expect(bars.nth(1).locator(".value")).to_have_text("0.500")
-    expect(bars.nth(2).locator(".value")).to_have_text("0.750")
+    expect(controls.nth(0).locator('[data-value="in"]')).to_have_text("0.250")
+    expect(controls.nth(1).locator('[data-value="in"]')).to_have_text("0.500")
+    expect(controls.nth(2).locator('[data-value="in"]')).to_have_text("0.750")
     stack.play(0.9, 0.1, 0.4)
-    expect(bars.nth(0).locator(".value")).to_have_text("0.900")
+    expect(controls.nth(0).locator('[data-value="in"]')).to_have_text("0.900")
     # In callresponse mode IMPSY answers once the performer stops: its output arrives too.
-    expect(page.locator('[data-bars="out"] .bar')).to_have_count(3)
+    expect(controls.nth(0).locator('[data-value="out"]')).not_to_have_text("-")
     expect(page.locator('[data-live="alive-text"]')).to_have_text("Running")
+    expect(page.locator("[data-next-dt]")).to_have_text(re.compile(r"^(in )?\d+\.\d\d s"))
+    expect(page.locator('.mind-line [data-live="state.sigmatemp"]')).to_have_text("0.01")
+    distinct = page.evaluate(
+        "() => Array.from(document.querySelectorAll('[data-controls] li'), "
+        "li => getComputedStyle(li.querySelector('.swatch')).backgroundColor)"
+    )
+    assert len(set(distinct)) == 3, distinct
+
+
+def band_pixels(png: bytes, now_x: int, lane: int, ratio: float = 1.0) -> int:
+    """Pixels of the first lane's colour (#4fc3f7, blended) in the future part of that lane,
+    where nothing but the forecast band is drawn."""
+    width, height, pixels = decode_png(png)
+    count = 0
+    for y in range(4, min(int(lane * ratio) - 4, height)):
+        row = pixels[y]
+        for x in range(int((now_x + 3) * ratio), width - 3):
+            r, g, b = row[x][:3]
+            if b > r + 40 and g > r + 20 and b > 60:  # blue-cyan, well above the dark lane
+                count += 1
+    return count
+
+
+def decode_png(data: bytes) -> tuple[int, int, list[list[tuple[int, ...]]]]:
+    """An 8-bit RGB or RGBA PNG, as Chromium writes them, into rows of pixels."""
+    import struct
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and colour in (2, 6), (depth, colour)
+            channels = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    raw, stride, rows, previous = zlib.decompress(idat), width * channels, [], bytearray(width * channels)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b, c = previous[i], previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append([tuple(line[x : x + channels]) for x in range(0, stride, channels)])
+        previous = line
+    return width, height, rows
+
+
+def test_the_monitor_draws_what_the_model_expects(stack, browser):
+    """The band is checked in a screenshot: pixels of the control's colour where only it is drawn."""
+    stack.set_mode("polyphony")  # every input gets a reply, so forecasts keep coming
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    for size, (width, height) in WIDTHS.items():
+        context, page = open_page(browser, problems, width, height)
+        page.goto(stack.url + "/monitor")
+        page.locator("body[data-stream=connected]").wait_for()
+        for i in range(40):
+            stack.play(0.5 + 0.4 * np.sin(i / 6), 0.5 + 0.4 * np.cos(i / 9), i / 40)
+            threading.Event().wait(0.02)  # pacing for the picture only; nothing is measured
+        page.wait_for_function("() => document.querySelector('[data-next-dt]').textContent !== '-'")
+        canvas = page.locator("[data-mind-plot]")
+        shot = canvas.screenshot(path=str(SHOTS / f"monitor-band-{size}.png"))
+        now_x, lane = int(canvas.get_attribute("data-now-x")), int(canvas.get_attribute("data-lane"))
+        assert band_pixels(shot, now_x, lane) > 30, f"no forecast band at {size} width"
+        if size == "phone":
+            box = canvas.bounding_box()
+            assert box["width"] >= width - 60 and lane >= 44, box  # the plot fills a phone's width
+        check_layout(page, "monitor", width)
+        context.close()
+    stack.set_mode("callresponse")
+    assert problems == []
 
 
 def test_a_mode_change_reaches_impsy_run(stack, page):
@@ -380,8 +503,7 @@ def test_screenshots_of_every_page_at_phone_and_laptop_width(stack, browser, tmp
                 for i in range(60):  # a gesture over a second or so, so the plot has something to draw
                     stack.play(0.5 + 0.4 * np.sin(i / 6), 0.5 + 0.4 * np.cos(i / 9), i / 60)
                     threading.Event().wait(0.02)  # pacing for the picture only; nothing is measured
-                page.locator('[data-bars="out"] .bar').first.wait_for()
-                page.wait_for_function("() => document.querySelector('canvas').width > 0")
+                page.wait_for_function("() => document.querySelector('[data-next-dt]').textContent !== '-'")
             check_layout(page, name, width)
             page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
         page.goto(stack.url + "/config")

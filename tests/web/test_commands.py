@@ -31,9 +31,9 @@ def free_udp_port() -> int:
         ("/commands/pause", {}, ("pause", 1), "Paused: IMPSY is silent."),
         ("/commands/resume", {}, ("pause", 0), "Playing again."),
         ("/commands/reset", {}, ("reset", 1), "The model's memory was reset."),
-        ("/commands/sigmatemp", {"value": "0.05"}, ("sigmatemp", 0.05), "sigmatemp is now 0.05."),
-        ("/commands/pitemp", {"value": "2"}, ("pitemp", 2.0), "pitemp is now 2.0."),
-        ("/commands/timescale", {"value": "0.5"}, ("timescale", 0.5), "timescale is now 0.5."),
+        ("/commands/sigmatemp", {"value": "0.05"}, ("sigmatemp", 0.05), "Sigma temperature is now 0.05."),
+        ("/commands/pitemp", {"value": "2"}, ("pitemp", 2.0), "Pi temperature is now 2."),
+        ("/commands/timescale", {"value": "0.5"}, ("timescale", 0.5), "Timescale is now 0.5."),
     ],
 )
 def test_each_command_is_sent_and_the_reported_state_shown(ui, client, path, form, sent, message):

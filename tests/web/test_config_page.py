@@ -58,7 +58,7 @@ def test_an_invalid_config_is_refused_and_nothing_is_written(client, workdir):
     assert "Not saved: 1 problem to fix first (see Problems)." in response.text
     assert problems_shown(response.text) == [
         "line 5 interaction.mode : expected one of callresponse, polyphony, battle, useronly; "
-        "found 'callresponce'"
+        "found 'callresponce'; did you mean `callresponse`?"
     ]
     assert 'data-line="5"' in response.text
     assert textarea(response.text) == BAD_MODE  # the user's text is kept for fixing
@@ -135,7 +135,7 @@ def test_the_api_answers_problems_as_json(client, workdir):
         "error": "Not saved: 1 problem to fix first (see Problems).",
         "problems": [
             "config.toml: interaction.mode: expected one of callresponse, polyphony, battle, useronly; "
-            "found 'callresponce'"
+            "found 'callresponce'; did you mean `callresponse`?"
         ],
     }
     api = client.get("/api/config").json()
@@ -383,3 +383,30 @@ def test_a_config_naming_a_model_that_is_not_there_is_not_saved(client, workdir)
     assert "models/tonight.tflite: no such file" in response.text
     (workdir.folder("model") / "tonight.tflite").write_bytes(b"\0" * 64)
     assert client.post("/config", {"text": text, "action": "check"}).status == 200
+
+
+def test_the_wizard_changes_only_what_was_changed_and_keeps_every_comment(client, workdir):
+    commented = (
+        "# my stage, tuned at the sound check\n"
+        + CONFIG_4D.replace("log_predictions = false\n", "log_predictions = false\nverbose = true\n")
+        .replace("[osc]", "# to the laptop running Pd\n[osc]")
+        .replace('server_ip = "127.0.0.1"', 'server_ip = "127.0.0.1"   # only this computer')
+        .replace("[webui]\n", "[webui]\n# the web UI's own ports\n")
+    )
+    workdir.config.write_text(commented)
+    form = {"mode": "battle", "channels": ["osc"], "osc_client_port": "7001"}
+    response = client.post("/config/wizard", form)
+    assert response.status == 200
+    expected = commented.replace('mode = "callresponse"', 'mode = "battle"').replace(
+        "client_port = 6001", "client_port = 7001"
+    )
+    assert textarea(response.text) == expected  # server_ip, verbose and every comment untouched
+
+
+def test_the_wizard_adds_and_removes_channels_as_sections(client, workdir):
+    response = client.post("/config/wizard", {"channels": ["serial"], "serial_port": "/dev/ttyUSB0"})
+    text = textarea(response.text)
+    config, problems = parse_config(text)
+    assert config is not None, problems
+    assert config.osc is None and config.serial.port == "/dev/ttyUSB0"
+    assert text.startswith(CONFIG_4D.split("[osc]")[0])  # what came before is as it was

@@ -54,7 +54,7 @@ def test_no_page_links_anything_outside_the_instrument(client, path):
 
 def test_static_assets_are_local_and_load_nothing_from_elsewhere(client):
     names = sorted(p.name for p in Path(STATIC).iterdir())
-    assert names == ["app.js", "icon.svg", "jobs.js", "monitor.js", "style.css"]
+    assert names == ["app.js", "editor.js", "icon.svg", "jobs.js", "monitor.js", "style.css"]
     for name in names:
         response = client.get(f"/static/{name}")
         assert response.status == 200

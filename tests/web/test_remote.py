@@ -109,7 +109,8 @@ def test_push_of_a_broken_model_is_refused_by_the_instrument(instrument, tmp_pat
     done = train_cli("push", str(bad), url)
     assert done.returncode == 1
     assert done.stderr.strip().startswith(
-        f"impsy-train: error: {url} refused (422): bad.tflite was not accepted: not a usable .tflite model"
+        f"impsy-train: error: {url} refused (422): bad.tflite was not accepted: "
+        "not a .tflite model: the file is damaged"
     )
     assert not (root / "models" / "bad.tflite").exists()
 

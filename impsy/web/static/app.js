@@ -41,6 +41,7 @@ function formatted(value, format) {
   switch (format) {
     case "yesno": return value ? "yes" : "no";
     case "rate": return Number(value).toFixed(1);
+    case "number": return typeof value === "number" ? String(Number(value.toPrecision(4))) : String(value);
     case "file": return String(value).split("/").pop();
     default: return String(value);
   }
@@ -54,6 +55,7 @@ function applyStatus(status) {
     if (path === "alive-text") el.textContent = alive ? "Running" : "Not running";
     else if (path === "last_heard") el.textContent = status.last_heard == null ? "-" : status.last_heard;
     else if (alive || !path.startsWith("state.")) el.textContent = formatted(lookup(status, path), el.dataset.format);
+    else if (el.dataset.stopped !== undefined) el.textContent = el.dataset.stopped; // not "yes" from a stopped run
   });
   document.querySelectorAll("[data-show-when]").forEach((el) => {
     el.hidden = (el.dataset.showWhen === "alive") !== alive;
@@ -175,29 +177,10 @@ function setupBackLinks() {
   });
 }
 
-function setupProblemLinks() {
-  const textarea = document.getElementById("config-text");
-  if (!textarea) return;
-  document.querySelectorAll("a[data-line]").forEach((link) => {
-    link.addEventListener("click", (event) => {
-      event.preventDefault();
-      const lines = textarea.value.split("\n");
-      const n = Math.min(Number(link.dataset.line), lines.length) - 1;
-      const start = lines.slice(0, n).reduce((sum, line) => sum + line.length + 1, 0);
-      textarea.focus();
-      textarea.setSelectionRange(start, start + lines[n].length);
-      const lineHeight = textarea.scrollHeight / Math.max(lines.length, 1);
-      textarea.scrollTop = Math.max(0, (n - 3) * lineHeight);
-      textarea.scrollIntoView({ block: "nearest" });
-    });
-  });
-}
-
 document.addEventListener("DOMContentLoaded", () => {
   showCarriedMessage();
   startLiveStream();
   setupUploads();
   setupConfirmations();
   setupBackLinks();
-  setupProblemLinks();
 });

@@ -1,5 +1,7 @@
 % rebase('layout', title='Commands')
+% # What `impsy run` last reported; once it has stopped, it is not playing whatever it said last.
 % state = run['state'] or {}
+% alive = run['alive']
 <h1>Commands</h1>
 <div data-live-stream="/monitor/stream?vectors=0" class="cards">
 <section class="card state">
@@ -7,11 +9,11 @@
   <p data-show-when="dead" class="message warning" {{'hidden' if run['alive'] else ''}}>IMPSY is not running, so these buttons do nothing until it starts.</p>
   <dl>
     <dt>Mode</dt><dd data-live="state.mode" data-state="mode">{{state.get('mode', '-')}}</dd>
-    <dt>Paused</dt><dd data-live="state.paused" data-format="yesno">{{'yes' if state.get('paused') else 'no'}}</dd>
-    <dt>Playing now</dt><dd data-live="state.playing" data-format="yesno">{{'yes' if state.get('playing') else 'no'}}</dd>
-    <dt>Sigma temperature</dt><dd data-live="state.sigmatemp">{{state.get('sigmatemp', '-')}}</dd>
-    <dt>Pi temperature</dt><dd data-live="state.pitemp">{{state.get('pitemp', '-')}}</dd>
-    <dt>Timescale</dt><dd data-live="state.timescale">{{state.get('timescale', '-')}}</dd>
+    <dt>Paused</dt><dd data-live="state.paused" data-format="yesno" data-stopped="-">{{('yes' if state.get('paused') else 'no') if alive else '-'}}</dd>
+    <dt>Playing now</dt><dd data-live="state.playing" data-format="yesno" data-stopped="no: impsy run has stopped">{{('yes' if state.get('playing') else 'no') if alive else 'no: impsy run has stopped'}}</dd>
+    <dt>Sigma temperature</dt><dd data-live="state.sigmatemp" data-format="number">{{human_number(state.get('sigmatemp'))}}</dd>
+    <dt>Pi temperature</dt><dd data-live="state.pitemp" data-format="number">{{human_number(state.get('pitemp'))}}</dd>
+    <dt>Timescale</dt><dd data-live="state.timescale" data-format="number">{{human_number(state.get('timescale'))}}</dd>
   </dl>
 </section>
 <section class="card">
@@ -40,7 +42,7 @@
   <form method="post" action="/commands/{{name}}" class="setting">
     <input type="hidden" name="csrf" value="{{csrf}}">
     <label for="cmd-{{name}}">{{label}}</label>
-    <input id="cmd-{{name}}" type="number" name="value" min="{{low}}" max="{{high}}" step="any" value="{{state.get(name, '')}}" required>
+    <input id="cmd-{{name}}" type="number" name="value" min="{{low}}" max="{{high}}" step="any" value="{{human_number(state[name]) if name in state else ''}}" required>
     <button>Set</button>
     <span class="hint">{{hint}}</span>
   </form>

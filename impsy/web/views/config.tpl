@@ -18,7 +18,10 @@ configuration guide (<code>docs/configuration.md</code>). Saving checks the file
   <input type="hidden" name="csrf" value="{{csrf}}">
   <div class="editor-text">
     <label for="config-text" class="sr-only">config.toml</label>
-    <textarea id="config-text" name="text" spellcheck="false" autocapitalize="off" autocomplete="off" rows="28" wrap="off" {{'readonly' if locked else ''}}>{{text}}</textarea>
+    <div class="code">
+      <div class="code-lines" data-editor-lines aria-hidden="true"></div>
+      <textarea id="config-text" name="text" spellcheck="false" autocapitalize="off" autocomplete="off" rows="28" {{'readonly' if locked else ''}}>{{text}}</textarea>
+    </div>
     <p class="buttons">
       <button name="action" value="check" {{ro}}>Check</button>
       <button name="action" value="save" class="primary" {{ro}}>Save</button>
@@ -57,3 +60,4 @@ configuration guide (<code>docs/configuration.md</code>). Saving checks the file
 % if saved:
 <p><a class="button" href="/restart">Restart IMPSY to use it</a></p>
 % end
+<script src="/static/editor.js" defer></script>

@@ -10,9 +10,11 @@
 <script src="/static/app.js" defer></script>
 </head>
 <body data-page="{{page}}">
+% # Logged out (a 404, say): no menu, no state of the instrument, nothing to log out of.
+% inside = signed_in and page != 'login'
 <header class="top">
   <a class="brand" href="/">IMPSY</a>
-  % if page != 'login':
+  % if inside:
   <span class="pill {{'ok' if run['alive'] else 'off'}}" data-live-pill>
     % if run['alive']:
     running · {{(run['state'] or {}).get('mode', '?')}}
@@ -21,14 +23,14 @@
     % end
   </span>
   % end
-  % if locked:
+  % if locked and inside:
   <span class="pill lock" title="Performance lock is on">locked</span>
   % end
-  % if password and page != 'login':
+  % if password and inside:
   <form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="{{csrf}}"><button class="link">Log out</button></form>
   % end
 </header>
-% if page != 'login':
+% if inside:
 <nav class="main" aria-label="Pages">
 % for href, label, key in [('/', 'Dashboard', 'dashboard'), ('/monitor', 'Monitor', 'monitor'), ('/commands', 'Commands', 'commands'), ('/config', 'Configuration', 'config'), ('/logs', 'Logs', 'logs'), ('/datasets', 'Datasets', 'datasets'), ('/models', 'Models', 'models'), ('/training', 'Training', 'training'), ('/backup', 'Backup', 'backup'), ('/restart', 'Restart', 'restart')]:
   % current = key == page or (key == 'config' and page in ('wizard', 'examples', 'example'))
@@ -42,7 +44,7 @@
 % end
 </nav>
 % end
-% if locked and page != 'commands':
+% if locked and inside and page != 'commands':
 <div class="banner lock">
   <strong>Performance lock is on.</strong> Everything but the Commands page is read-only.
   <form method="post" action="/lock"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="locked" value="off"><input type="hidden" name="next" value="{{path}}"><button>Unlock</button></form>
