@@ -27,7 +27,9 @@ from impsy_train.weights import Weights
 from impsy_train.windows import chunk_batches, usable_events
 
 HELD_OUT = 0.2  # of each new performance, its end
-FINE_TUNING = TrainSettings(epochs=10, learning_rate=1e-3, final_learning_rate=3e-5, average_decay=0.98)
+FINE_TUNING = TrainSettings(
+    epochs=10, learning_rate=2e-4, final_learning_rate=1e-5, warmup_steps=100, average_decay=0.98
+)
 
 
 @dataclass

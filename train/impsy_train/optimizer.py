@@ -48,14 +48,15 @@ def cosine_rate(start: float, end: float, progress: float) -> float:
 class Average:
     """An exponential moving average of the weights; its copy predicts better than the last step's.
 
-    The decay ramps up over the first steps, so the starting weights fade out quickly.
+    From random weights the decay ramps up over the first steps, so they fade out quickly;
+    from trained weights (fine-tuning) it does not: they are the best guess until shown otherwise.
     """
 
-    def __init__(self, params: list[np.ndarray], decay: float) -> None:
+    def __init__(self, params: list[np.ndarray], decay: float, ramp: bool = True) -> None:
         self.decay = decay
         self.params = params
         self.average = [p.copy() for p in params]
-        self.updates = 0
+        self.updates = 0 if ramp else 10**9
 
     def update(self) -> None:
         self.updates += 1

@@ -28,6 +28,7 @@ class TrainSettings:
     adam_beta2: float = 0.99  # Adam's second-moment memory: shorter than the usual 0.999, so a
     # gradient that grows as the sigmas shrink does not take outsized steps (4d touch data diverged)
     final_learning_rate: float = 1e-5
+    warmup_steps: int = 0  # the learning rate rises from 0 over this many steps (fine-tuning)
     clip_norm: float = 1.0
     event_clip: float = 10.0  # no event's gradient longer than 10x the median's (network.mixture_nll)
     average_decay: float = 0.99  # 0 keeps the last step's weights

@@ -138,7 +138,10 @@ def fit(
     rng = np.random.default_rng(settings.seed)
     params = weights.arrays()
     optimizer = Adam(params, settings.learning_rate, settings.clip_norm or None, beta2=settings.adam_beta2)
-    average = Average(params, settings.average_decay) if settings.average_decay else None
+    average = None
+    if settings.average_decay:
+        average = Average(params, settings.average_decay, ramp=not score_start)
+    steps = 0
     history: dict[str, list[float]] = {"loss": [], "val_loss": []}
     best, best_epoch, best_loss = None, 0, math.inf
     if score_start:
@@ -154,12 +157,17 @@ def fit(
     try:
         with interrupt.installed():
             for epoch in range(settings.epochs):
-                optimizer.learning_rate = cosine_rate(
+                rate = cosine_rate(
                     settings.learning_rate, settings.final_learning_rate, epoch / max(settings.epochs - 1, 1)
                 )
                 losses = []
                 for inputs, targets, mask in epoch_batches(rng):
                     loss, grads = loss_and_gradients(weights, inputs, targets, mask, settings.event_clip)
+                    # Warm-up: Adam's first steps move every weight by about the full rate at once,
+                    # which wrecks a trained network's tiny sigmas when fine-tuning.
+                    steps += 1
+                    warm = min(1.0, steps / settings.warmup_steps) if settings.warmup_steps else 1.0
+                    optimizer.learning_rate = rate * warm
                     if math.isfinite(optimizer.step(grads)):
                         losses.append(loss)
                     if average:
