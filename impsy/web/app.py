@@ -25,7 +25,7 @@ from impsy.web.api import Api
 from impsy.web.checks import Checks
 from impsy.web.handling import VIEWS, Answer
 from impsy.web.inventory import Inventory
-from impsy.web.jobs import Jobs, training_available
+from impsy.web.jobs import Jobs
 from impsy.web.link import Link
 from impsy.web.pages_backup import BackupPages
 from impsy.web.pages_config import ConfigPages
@@ -35,6 +35,7 @@ from impsy.web.pages_live import LivePages
 from impsy.web.pages_login import LoginPages
 from impsy.web.security import Guard, load_secret
 from impsy.web.settings import Settings
+from impsy.web.training import training_available
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ class WebUI(LoginPages, LivePages, ConfigPages, FilePages, JobPages, BackupPages
         route("/models/<name>/activate", "POST", self.model_activate)
         route("/training", "GET", self.training_page)
         route("/training/start", "POST", self.training_start)
+        route("/training/finetune", "POST", self.training_finetune)
         route("/training/stop", "POST", self.training_stop)
         route("/jobs/<job_id>/stream", "GET", self.job_stream)
         route("/backup", "GET", self.backup_page)

@@ -41,6 +41,7 @@ ACTIONS = [
     ("/models/a.tflite/delete", False),
     ("/models/a.tflite/activate", False),
     ("/training/start", False),
+    ("/training/finetune", False),
     ("/training/stop", False),
     ("/restart", False),
     ("/api/logs?name=2026-01-01T10-00-00-4d-mdrnn.log", False),
@@ -197,7 +198,7 @@ def test_a_config_just_under_its_limit_is_accepted_however_the_form_encodes_it(m
     _, client = make_ui()
     limit = Limits().config
     padding = (limit - len(workdir.config.read_bytes()) - 10) // 5  # "é[]\"" is 5 bytes
-    text = workdir.config.read_text() + "# " + "é[]\"" * padding + "\n"
+    text = workdir.config.read_text() + "# " + 'é[]"' * padding + "\n"
     assert len(text.encode()) <= limit  # but nearly three times that once form-encoded
     response = client.post("/config", {"text": text, "action": "save"})
     assert response.status == 200 and "Saved config.toml" in response.text
