@@ -201,15 +201,19 @@ class Handling:
             return self.render(view, status, error=message, **values)
         return self.render("error", status, title=bottle.HTTP_CODES.get(status, "Error"), message=message)
 
-    def restart_impsy(self) -> None:
-        """Run the restart command (systemd's, on the instrument); Refused if there is none or it fails."""
-        command = self.settings.restart_command
-        if not command:
+    def restart_command(self) -> list[str]:
+        """The command that restarts `impsy run`; Refused(409) if this web UI has none."""
+        if not self.settings.restart_command:
             raise Refused(
                 409,
                 "this web UI has no restart command: stop `impsy run` (Ctrl-C in its terminal) and start it "
                 f"again with `impsy run --config {self.workdir.config}`",
             )
+        return self.settings.restart_command
+
+    def restart_impsy(self) -> None:
+        """Run the restart command (systemd's, on the instrument); Refused if there is none or it fails."""
+        command = self.restart_command()
         try:
             done = subprocess.run(
                 command, capture_output=True, text=True, timeout=RESTART_TIMEOUT, check=False

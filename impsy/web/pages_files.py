@@ -200,8 +200,11 @@ class FilePages(Handling):
         if info is None or info.error:
             why = info.error if info else "it cannot be read"
             return self.refuse(422, f"{name} cannot be made active: {why}")
+        restart = bottle.request.forms.get("restart") == "1"
+        if restart:
+            self.restart_command()  # refused before anything changes if there is none
         message = self._activate(name, {"dimension": info.dimension, "size": info.size})
-        if bottle.request.forms.get("restart") != "1":
+        if not restart:
             return self.done(message, "/models")
         self.restart_impsy()
         return self.done(f"models/{name} is now the active model, and IMPSY is restarting to play it.", "/")
