@@ -354,8 +354,9 @@ FAKE_TRAINER = textwrap.dedent(
     def save():
         out.mkdir(parents=True, exist_ok=True)
         files = {"tflite": ".tflite", "report": ".report.json", "plot": ".loss.svg"}
-        for suffix in files.values():
-            (out / (stem + suffix)).write_text("trained " + suffix)
+        dimension = args[args.index("-D") + 1] if "-D" in args else "4"
+        for suffix in files.values():  # the fake model check takes "MODEL dim=N" for a model
+            (out / (stem + suffix)).write_text(f"MODEL dim={dimension} trained {suffix}")
         print(json.dumps({"saved": {k: stem + v for k, v in files.items()}}), flush=True)
 
     def fail(message, code):

@@ -165,7 +165,7 @@ def test_training_streams_epochs_and_keeps_the_model(make_ui, workdir, dataset, 
     assert (end["state"], end["message"]) == ("done", f"training finished: {new} is in models/.")
     models = workdir.folder("model")
     assert (models / f"{MODEL}.tflite").read_bytes() == b"old"
-    assert (models / new).read_text() == "trained .tflite"
+    assert (models / new).read_text() == "MODEL dim=4 trained .tflite"
     assert (models / f"{MODEL}-2.loss.svg").exists() and (models / f"{MODEL}-2.report.json").exists()
     assert not list((workdir.state / "training").iterdir())
     page = client.get(f"/training?job={job.id}").text
@@ -308,7 +308,6 @@ def test_make_active_and_restart_is_one_click(make_ui, workdir, dataset, trainer
     ui, client = make_ui(training=True, trainer=trainer("ok"), restart_command=command)
     job = started(ui, client.post("/training/start", {"dataset": "training-dataset-4d.npz"}))
     new = wait_for(job, "end")["models"][0]
-    (workdir.folder("model") / new).write_bytes(b"MODEL dim=4")  # the fake checker's model
     page = client.get(f"/training?job={job.id}").text
     assert '<input type="hidden" name="restart" value="1">' in page
     assert f"Make <span data-job-model>{new}</span> active and restart</button>" in page
@@ -321,6 +320,18 @@ def test_make_active_and_restart_is_one_click(make_ui, workdir, dataset, trainer
     }
     assert f'file = "models/{new}"' in workdir.config.read_text()
     assert restarted.exists()
+
+
+def test_make_active_and_restart_changes_nothing_where_it_cannot_restart(make_ui, workdir, dataset, trainer):
+    ui, client = make_ui(training=True, trainer=trainer("ok"))
+    job = started(ui, client.post("/training/start", {"dataset": "training-dataset-4d.npz"}))
+    new = wait_for(job, "end")["models"][0]
+    before = workdir.config.read_text()
+    json_please = {"Accept": "application/json"}
+    response = client.post(f"/models/{new}/activate", {"restart": "1"}, headers=json_please)
+    assert response.status == 409
+    assert response.json()["error"].startswith("this web UI has no restart command")
+    assert workdir.config.read_text() == before
 
 
 # ---- impsy-train.service (the appliance) ----------------------------------------------------------
