@@ -6,8 +6,8 @@ ever name files through `Workdir.file`, which keeps them inside the working fold
 
 The handlers are grouped by area, a class a module, and `WebUI` combines them: pages_live.py
 (dashboard, monitor, commands, lock, restart), pages_config.py (editor, wizard, examples),
-pages_files.py (logs, datasets, models), pages_jobs.py (dataset builds, training), pages_backup.py,
-pages_login.py and api.py; handling.py has what they all use.
+pages_files.py (logs, datasets, models), pages_jobs.py (dataset builds, training: see training.py
+and trainer.py), pages_backup.py, pages_login.py and api.py; handling.py has what they all use.
 """
 
 from __future__ import annotations
