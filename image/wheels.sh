@@ -1,5 +1,5 @@
 #!/bin/bash
-# Build the runtime's wheel and download its dependencies as aarch64 wheels for the
+# Build the runtime's and the trainer's wheels and download their dependencies as aarch64 wheels for the
 # Pi's Python (3.11 on bookworm), so the image installs offline: pip cannot reach
 # the network from inside the emulated chroot. Never TensorFlow: the runtime uses LiteRT.
 #   image/wheels.sh [OUT_DIR]    (default image/work/wheels)
@@ -12,13 +12,13 @@ pyver="${IMPSY_PI_PYTHON:-3.11}"
 
 rm -rf "${out}"
 mkdir -p "${out}"
-"${python}" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "${out}" "${src}"
+"${python}" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "${out}" "${src}" "${src}/train"
 # python-rtmidi has only a manylinux_2_28 aarch64 wheel; bookworm's glibc 2.36 takes it.
 "${python}" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
 	--platform manylinux_2_28_aarch64 --platform manylinux_2_27_aarch64 \
 	--platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 \
 	--python-version "${pyver}" --implementation cp \
-	--dest "${out}" "${out}"/impsy-*.whl
+	--find-links "${out}" --dest "${out}" "${out}"/impsy-*.whl "${out}"/impsy_train-*.whl
 
 if compgen -G "${out}/tensorflow*" >/dev/null; then
 	echo "wheels.sh: TensorFlow must never reach the Pi" >&2

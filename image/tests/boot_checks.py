@@ -22,6 +22,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from train_checks import check_training
+
 HERE = Path(__file__).resolve().parent
 USB_ADDRESS = "169.254.1.1"
 GUEST_CONFIG = "/srv/impsy/config.toml"
@@ -211,6 +213,7 @@ def run_checks(vm: VM, report: Report, args: argparse.Namespace) -> None:
     check_midi(vm, report)
 
     check_users_day(vm, report)
+    check_training(vm, report, int(guest_config(vm, 'c["model"]["dimension"]') or 9), check_osc)
     check_restart_rights(vm, report)
 
     failed = vm.ssh("systemctl --failed --no-legend --plain").stdout.decode().strip()
@@ -258,18 +261,18 @@ def check_hung_loop(vm: VM, report: Report) -> None:
     )
 
 
-def check_osc(vm: VM, report: Report) -> None:
+def check_osc(vm: VM, report: Report, name: str = "OSC in, /impsy out") -> None:
     """An /interface message in over the forwarded UDP port, the /impsy answer out."""
     cfg = guest_config(vm, 'c["model"]["dimension"], c.get("osc", {}).get("client_port", 0)').split()
     if len(cfg) != 2 or cfg[1] == "0":
-        report.check("OSC in, /impsy out", False, f"no [osc] section in /srv/impsy/config.toml ({cfg})")
+        report.check(name, False, f"no [osc] section in /srv/impsy/config.toml ({cfg})")
         return
     dimension, client_port = int(cfg[0]), int(cfg[1])
     vm.put(HERE / "guest" / "osc_listen.py", "/tmp/osc_listen.py")
     listener = vm.ssh_popen(f"python3 /tmp/osc_listen.py {client_port} /impsy 60")
     assert listener.stdout is not None
     if listener.stdout.readline().strip() != "READY":
-        report.check("OSC in, /impsy out", False, "listener in the VM did not start")
+        report.check(name, False, "listener in the VM did not start")
         return
     answer = ""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -286,7 +289,7 @@ def check_osc(vm: VM, report: Report) -> None:
         out, _ = listener.communicate(timeout=70)
         answer = out.strip()
     report.check(
-        "OSC in, /impsy out", answer.startswith("/impsy"),
+        name, answer.startswith("/impsy"),
         f"/interface ({dimension - 1} floats) to 127.0.0.1:{vm.osc} -> {answer or 'no /impsy answer'}",
     )  # fmt: skip
 
@@ -494,7 +497,7 @@ def main() -> int:
 
 
 def save_journal(vm: VM, path: Path) -> None:
-    units = "-u impsy-run -u impsy-web -u impsy-usb-gadget -u avahi-daemon -u NetworkManager"
+    units = "-u impsy-run -u impsy-web -u impsy-train -u impsy-usb-gadget -u avahi-daemon -u NetworkManager"
     journal = vm.ssh(f"sudo journalctl -b --no-pager {units} -n 200", timeout=60)
     path.write_bytes(journal.stdout + journal.stderr)
 

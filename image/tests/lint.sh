@@ -62,7 +62,7 @@ static)
 	;;
 root)
 	rootfs="${2:?lint.sh root ROOTFS}"
-	units=(impsy-run.service impsy-web.service impsy-usb-gadget.service)
+	units=(impsy-run.service impsy-web.service impsy-train.service impsy-usb-gadget.service)
 	bpo="$(backports_systemd)"
 	out="$(cd "${rootfs}/etc/systemd/system" && LD_LIBRARY_PATH="${bpo}/usr/lib/x86_64-linux-gnu/systemd" \
 		"${bpo}/usr/bin/systemd-analyze" verify --root="${rootfs}" --man=no "${units[@]}" 2>&1)" || {

@@ -6,8 +6,8 @@ ever name files through `Workdir.file`, which keeps them inside the working fold
 
 The handlers are grouped by area, a class a module, and `WebUI` combines them: pages_live.py
 (dashboard, monitor, commands, lock, restart), pages_config.py (editor, wizard, examples),
-pages_files.py (logs, datasets, models), pages_jobs.py (dataset builds, training), pages_backup.py,
-pages_login.py and api.py; handling.py has what they all use.
+pages_files.py (logs, datasets, models), pages_jobs.py (dataset builds, training: see training.py
+and trainer.py), pages_backup.py, pages_login.py and api.py; handling.py has what they all use.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from impsy.web.checks import Checks
 from impsy.web.handling import VIEWS, Answer
 from impsy.web.headers import SecureBottle
 from impsy.web.inventory import Inventory
-from impsy.web.jobs import Jobs, training_available
+from impsy.web.jobs import Jobs
 from impsy.web.link import Link
 from impsy.web.pages_backup import BackupPages
 from impsy.web.pages_config import ConfigPages
@@ -37,6 +37,7 @@ from impsy.web.pages_login import LoginPages
 from impsy.web.security import Guard, load_secret
 from impsy.web.settings import Settings
 from impsy.web.streams import Streams
+from impsy.web.training import training_available
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class WebUI(LoginPages, LivePages, ConfigPages, FilePages, JobPages, BackupPages
         route("/models/<name>/activate", "POST", self.model_activate)
         route("/training", "GET", self.training_page)
         route("/training/start", "POST", self.training_start)
+        route("/training/finetune", "POST", self.training_finetune)
         route("/training/stop", "POST", self.training_stop)
         route("/jobs/<job_id>/stream", "GET", self.job_stream)
         route("/backup", "GET", self.backup_page)

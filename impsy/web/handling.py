@@ -11,6 +11,8 @@ import contextlib
 import json
 import math
 import os
+import shlex
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +35,7 @@ from impsy.web.system import human_bytes, human_duration, human_number
 VIEWS = str(Path(__file__).resolve().parent / "views")
 DRAIN_LIMIT = 64 * MB  # a refused upload up to this size is read to its end before answering
 FLASH_COOKIE = "impsy_flash"
+RESTART_TIMEOUT = 60.0  # seconds for the restart command
 
 
 # What a handler returns: a page, JSON (a dict), a file or redirect, or a stream of text.
@@ -205,6 +208,30 @@ class Handling:
         if view:
             return self.render(view, status, error=message, **values)
         return self.render("error", status, title=bottle.HTTP_CODES.get(status, "Error"), message=message)
+
+    def restart_command(self) -> list[str]:
+        """The command that restarts `impsy run`; Refused(409) if this web UI has none."""
+        if not self.settings.restart_command:
+            raise Refused(
+                409,
+                "this web UI has no restart command: stop `impsy run` (Ctrl-C in its terminal) and start it "
+                f"again with `impsy run --config {self.workdir.config}`",
+            )
+        return self.settings.restart_command
+
+    def restart_impsy(self) -> None:
+        """Run the restart command (systemd's, on the instrument); Refused if there is none or it fails."""
+        command = self.restart_command()
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=RESTART_TIMEOUT, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise Refused(500, f"`{shlex.join(command)}` could not be run: {error}") from None
+        if done.returncode != 0:
+            output = (done.stderr or done.stdout).strip().splitlines()
+            why = output[-1] if output else f"exit code {done.returncode}"
+            raise Refused(500, f"`{shlex.join(command)}` failed: {why}")
 
     # ---- reading the request -----------------------------------------------------------------------
 

@@ -35,12 +35,21 @@ SECURITY_HEADERS = (
 _NAMES = {name.lower() for name, _ in SECURITY_HEADERS}
 
 
+_CSP = "content-security-policy"
+
+
 class SecureBottle(bottle.Bottle):
-    """A bottle app whose every response carries SECURITY_HEADERS (and only once)."""
+    """A bottle app whose every response carries SECURITY_HEADERS (and only once).
+
+    A route may send a content security policy of its own, only ever a stricter one (the
+    loss plot's is `default-src 'none'; sandbox`): that one is kept.
+    """
 
     def wsgi(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         def start(status: str, headers: list[tuple[str, str]], exc_info=None):
-            kept = [(name, value) for name, value in headers if name.lower() not in _NAMES]
-            return start_response(status, kept + list(SECURITY_HEADERS), exc_info)
+            own = {name.lower() for name, _ in headers} & {_CSP}
+            kept = [(name, value) for name, value in headers if name.lower() not in _NAMES - own]
+            added = [(name, value) for name, value in SECURITY_HEADERS if name.lower() not in own]
+            return start_response(status, kept + added, exc_info)
 
         return super().wsgi(environ, start)

@@ -19,7 +19,7 @@ from typing import TypeVar
 from impsy.dataset import Dataset, DatasetError, load_dataset
 from impsy.logs import INTERFACE, LOG_NAME, RNN, log_dimension, log_lines
 from impsy.web import modelcheck
-from impsy.web.paths import MODEL_EXTRAS, Workdir
+from impsy.web.paths import MODEL_PLOTS, MODEL_REPORT, Workdir
 from impsy.web.system import human_bytes
 
 log = logging.getLogger(__name__)
@@ -250,8 +250,8 @@ class Inventory:
             ):
                 setattr(info, field, figures.get(field))
             stem = path.name[: -len(".tflite")]
-            info.report = (path.parent / (stem + MODEL_EXTRAS[0])).is_file()
-            info.plot = (path.parent / (stem + MODEL_EXTRAS[1])).is_file()
+            info.report = (path.parent / (stem + MODEL_REPORT)).is_file()
+            info.plot = any((path.parent / (stem + suffix)).is_file() for suffix in MODEL_PLOTS)
             found.append(info)
         return found
 

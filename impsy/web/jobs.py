@@ -1,4 +1,5 @@
-"""Work that takes a while, done beside the pages: building a dataset, training a model.
+"""Work that takes a while, done beside the pages: building a dataset here, training a model
+(training.py).
 
 A job keeps a list of events (progress, output lines, epochs, the end) that a page follows
 through server-sent events; one job of each kind runs at a time.
@@ -6,31 +7,24 @@ through server-sent events; one job of each kind runs at a time.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
-import os
-import re
-import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from impsy.dataset import DEFAULT_MAX_GAP, build_from_logs, dataset_filename
 from impsy.logs import find_logs
-from impsy.web.paths import MODEL_COMPANIONS, Workdir, unique_name
+from impsy.web.paths import Workdir
+
+if TYPE_CHECKING:
+    from impsy.web.trainer import TrainerRun
 
 log = logging.getLogger(__name__)
 
 MAX_EVENTS = 5000
-_EPOCH = re.compile(r"^Epoch (\d+)/(\d+)")
-_NUMBER = r"([-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan|inf))"
-_LOSS = re.compile(rf"(?<![_\w])loss: {_NUMBER}")
-_VAL_LOSS = re.compile(rf"val_loss: {_NUMBER}")
 
 
 class Busy(Exception):
@@ -52,7 +46,7 @@ class Job:
         self.events: list[dict] = []
         self._seq = 0
         self._cond = threading.Condition()
-        self.process: subprocess.Popen | None = None
+        self.run: TrainerRun | None = None  # a training job's impsy-train, once started
         self.result: dict = {}
 
     @property
@@ -154,123 +148,3 @@ def build_dataset_job(workdir: Workdir, dimension: int, max_gap: float = DEFAULT
         job.finish("done", f"{target.name}{replaced}: {dataset.summary()}{note}", dataset=target.name)
 
     return work
-
-
-# ---- Training a model -----------------------------------------------------------------------------
-
-
-def training_available() -> bool:
-    """Is impsy-train installed here (a laptop)? Looked up without importing TensorFlow."""
-    import importlib.util
-
-    return importlib.util.find_spec("impsy_train") is not None
-
-
-def training_command(dataset: Path, dimension: int, size: str, epochs: int, early: bool, out: Path):
-    command = [
-        sys.executable,
-        "-m",
-        "impsy_train.cli",
-        "train",
-        "-D",
-        str(dimension),
-        "-M",
-        size,
-        "--epochs",
-        str(epochs),
-        "--dataset",
-        str(dataset),
-        "--models",
-        str(out),
-    ]
-    return [*command, "--earlystopping"] if early else command
-
-
-def parse_training_line(line: str, state: dict) -> dict | None:
-    """An epoch event from a line of Keras output (verbose=2), or None; `state` carries the epoch."""
-    if match := _EPOCH.match(line.strip()):
-        state["epoch"], state["epochs"] = int(match[1]), int(match[2])
-        return None
-    loss, val = _LOSS.search(line), _VAL_LOSS.search(line)
-    if loss and "epoch" in state:
-        return {
-            "epoch": state["epoch"],
-            "epochs": state["epochs"],
-            "loss": float(loss[1]),
-            "val_loss": float(val[1]) if val else None,
-        }
-    return None
-
-
-def training_job(workdir: Workdir, command: list[str], staging: Path):
-    """Run `impsy-train train` as a child process, streaming its output and losses.
-
-    It writes into a staging folder; on success the new files move into models/ under names
-    that do not overwrite any model already there.
-    """
-
-    def work(job: Job) -> None:
-        staging.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-        job.emit("line", text="$ impsy-train " + " ".join(command[command.index("train") :]))
-        process = subprocess.Popen(
-            command,
-            cwd=workdir.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            env=env,
-        )
-        job.process = process
-        state: dict = {}
-        assert process.stdout is not None
-        for line in process.stdout:
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            job.emit("line", text=line)
-            epoch = parse_training_line(line, state)
-            if epoch:
-                job.emit("epoch", **epoch)
-        code = process.wait()
-        stopped = job.result.get("stop_requested", False) or job.state == "stopping"
-        models = collect_trained(workdir, staging)
-        shutil.rmtree(staging, ignore_errors=True)
-        if code == 0 and models:
-            how = "stopped early; kept the best epoch so far" if stopped else "finished"
-            job.finish("done", f"training {how}: {', '.join(models)} is in models/", models=models)
-        elif stopped:
-            job.finish("stopped", "training stopped before any epoch ended: no model saved", models=models)
-        else:
-            job.finish("failed", f"impsy-train stopped with exit code {code}: see its output above")
-
-    return work
-
-
-def stop_training(job: Job) -> bool:
-    """Ask the training to stop (Ctrl-C: Keras keeps the best epoch so far)."""
-    if job.process is None or job.process.poll() is not None:
-        return False
-    job.result["stop_requested"] = True
-    with contextlib.suppress(ProcessLookupError):
-        job.process.send_signal(signal.SIGINT)
-    return True
-
-
-def collect_trained(workdir: Workdir, staging: Path) -> list[str]:
-    """Move trained models (and their .keras, report and plot) from staging into models/."""
-    models = workdir.folder("model")
-    models.mkdir(parents=True, exist_ok=True)
-    moved = []
-    for tflite in sorted(staging.glob("*.tflite")):
-        stem = tflite.name[: -len(".tflite")]
-        name = unique_name(models, tflite.name, ".tflite")
-        new_stem = name[: -len(".tflite")]
-        for suffix in MODEL_COMPANIONS:
-            extra = staging / (stem + suffix)
-            if extra.is_file():
-                shutil.move(str(extra), models / (new_stem + suffix))
-        shutil.move(str(tflite), models / name)
-        moved.append(name)
-    return moved

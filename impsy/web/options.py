@@ -50,6 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the password hash is kept (default: WORKDIR/.webui/password)",
     )
     parser.add_argument(
+        "--train-unit",
+        default=None,
+        metavar="UNIT",
+        help="train through this systemd unit (the appliance's impsy-train.service, which caps "
+        "memory and priority) instead of a child process at nice 19 with a 300 MB cap (default)",
+    )
+    parser.add_argument(
         "--allow-host",
         action="append",
         default=[],

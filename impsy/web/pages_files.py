@@ -14,7 +14,7 @@ from impsy.web import backup
 from impsy.web.configtext import EditError, with_model
 from impsy.web.handling import Answer, Handling, Refused, start_attachment
 from impsy.web.inventory import load_safely
-from impsy.web.paths import CONFIG, KINDS, MODEL_EXTRAS, write_atomically
+from impsy.web.paths import CONFIG, KINDS, MODEL_PLOTS, write_atomically
 
 
 class FilePages(Handling):
@@ -134,11 +134,19 @@ class FilePages(Handling):
         )
 
     def model_plot(self, name: str) -> Answer:
-        path = self.workdir.file("model", name)
-        plot = path.parent / (name[: -len(".tflite")] + MODEL_EXTRAS[1])
-        if not plot.is_file() or not self.workdir.inside(plot, path.parent):
+        self.workdir.file("model", name)
+        plots = self.workdir.model_companions(name, MODEL_PLOTS)
+        if not plots:
             return self.refuse(404, f"{name} has no training plot")
-        return bottle.static_file(plot.name, root=str(plot.parent), mimetype="image/png")
+        plot = plots[0]
+        if plot.suffix == ".png":
+            return bottle.static_file(plot.name, root=str(plot.parent), mimetype="image/png")
+        answer = bottle.static_file(plot.name, root=str(plot.parent), mimetype="image/svg+xml")
+        # Our trainer wrote it, but an SVG is a document that could hold script: pages show it
+        # in an <img> (which runs none), and opened on its own it may run or load nothing.
+        answer.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+        answer.set_header("X-Content-Type-Options", "nosniff")
+        return answer
 
     def upload_model(self) -> Answer:
         query = bottle.request.query
@@ -186,13 +194,20 @@ class FilePages(Handling):
         return result
 
     def model_activate(self, name: str) -> Answer:
+        """Make a model active; with the form field restart=1, restart IMPSY to play it too."""
         self.workdir.file("model", name)
         info = self.inventory.model(name)
         if info is None or info.error:
             why = info.error if info else "it cannot be read"
             return self.refuse(422, f"{name} cannot be made active: {why}")
+        restart = bottle.request.forms.get("restart") == "1"
+        if restart:
+            self.restart_command()  # refused before anything changes if there is none
         message = self._activate(name, {"dimension": info.dimension, "size": info.size})
-        return self.done(message, "/models")
+        if not restart:
+            return self.done(message, "/models")
+        self.restart_impsy()
+        return self.done(f"models/{name} is now the active model, and IMPSY is restarting to play it.", "/")
 
     def _activate(self, name: str, figures: dict) -> str:
         """Point the config's [model] at models/<name> (checked before it is written)."""

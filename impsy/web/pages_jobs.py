@@ -1,10 +1,11 @@
-"""Work that runs in the background: building a dataset, training a model, and following a job
-as it runs (a live stream for the pages, JSON for scripts)."""
+"""Work that runs in the background: building a dataset, training or fine-tuning a model, and
+following a job as it runs (a live stream for the pages, JSON for scripts)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import bottle
 
@@ -12,7 +13,8 @@ from impsy.dataset import DEFAULT_MAX_GAP, DatasetError, load_dataset
 from impsy.model import SIZES
 from impsy.web.checks import peer
 from impsy.web.handling import Answer, Handling, Refused, sse, start_event_stream
-from impsy.web.jobs import Busy, Job, build_dataset_job, stop_training, training_job
+from impsy.web.jobs import Busy, Job, build_dataset_job
+from impsy.web.training import finetune_arguments, stop_training, train_arguments, training_job
 
 
 class JobPages(Handling):
@@ -43,15 +45,32 @@ class JobPages(Handling):
             dimension=config.model.dimension if config else 9,
             sizes=list(SIZES),
             job=job,
+            active=self.workdir.active_model(config),
+            logs=bool(self.workdir.files("log")),
+            can_restart=bool(self.settings.restart_command),
             host=bottle.request.get_header("Host", "impsypi.local:4000"),
         )
 
-    def training_start(self) -> Answer:
+    def _refuse_without_trainer(self) -> None:
         if not self.training:
-            return self.refuse(
+            raise Refused(
                 409,
-                "impsy-train is not installed here: train on a laptop (the Training page says how)",
+                "impsy-train is not installed beside this web UI: install it "
+                "(`pip install -e ./train` in the IMPSY source) and restart the web UI",
             )
+
+    def _train(self, title: str, arguments: Callable[[Path], list[str]]) -> Answer:
+        """Start impsy-train with the arguments for a staging folder, as the training job."""
+        staging = self.workdir.state / "training" / str(int(time.time() * 1000))
+        job = self.start_job(
+            Job("training", title),
+            training_job(self.workdir, self.settings.trainer, arguments(staging), staging),
+            "a model is being trained already: wait for it, or stop it",
+        )
+        return self.done("Training started.", f"/training?job={job.id}", job=job.id)
+
+    def training_start(self) -> Answer:
+        self._refuse_without_trainer()
         forms = bottle.request.forms
         dataset = self.workdir.file("dataset", forms.get("dataset", ""))
         size = forms.get("size", "s")
@@ -63,14 +82,27 @@ class JobPages(Handling):
             dimension = load_dataset(dataset).dimension
         except DatasetError as error:
             return self.refuse(422, str(error).replace(f"{dataset}: ", f"{dataset.name}: "))
-        staging = self.workdir.state / "training" / str(int(time.time() * 1000))
-        command = self.settings.train_command(dataset, dimension, size, epochs, early, staging)
-        job = self.start_job(
-            Job("training", f"Training a {dimension}d {size} model on {dataset.name}"),
-            training_job(self.workdir, command, staging),
-            "a model is being trained already: wait for it, or stop it",
+        return self._train(
+            f"Training a {dimension}d {size} model on {dataset.name}",
+            lambda out: train_arguments(dataset, dimension, size, epochs, early, out),
         )
-        return self.done("Training started.", f"/training?job={job.id}", job=job.id)
+
+    def training_finetune(self) -> Answer:
+        """Learn from tonight: carry on training the active model on the logs since it was made."""
+        self._refuse_without_trainer()
+        config, _ = self.read_config()
+        active = self.workdir.active_model(config)
+        if active is None:
+            return self.refuse(
+                409, "there is no active model in models/ to learn from: make one active on the Models page"
+            )
+        logs = self.workdir.listable("log")
+        if logs is None or not self.workdir.files("log"):
+            return self.refuse(409, "there are no logs to learn from yet: play first")
+        model = self.workdir.file("model", active)
+        return self._train(
+            f"Learning from tonight: {active}", lambda out: finetune_arguments(model, logs, out)
+        )
 
     def training_stop(self) -> Answer:
         job = self.jobs.current("training")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -23,7 +22,6 @@ from impsy.web.system import cpu_temperature, human_number
 STREAM_KEEPALIVE = 2.0  # seconds between status events on a quiet stream
 STREAM_MIN_GAP = 0.04  # at most 25 batches of vectors a second per browser
 COMMAND_ANSWER = 1.5  # seconds to wait for `impsy run` to report its state after a command
-RESTART_TIMEOUT = 60.0
 SETTING_NAMES = {"sigmatemp": "Sigma temperature", "pitemp": "Pi temperature", "timescale": "Timescale"}
 
 
@@ -119,23 +117,7 @@ class LivePages(Handling):
         )
 
     def restart(self) -> Answer:
-        command = self.settings.restart_command
-        if not command:
-            return self.refuse(
-                409,
-                "this web UI has no restart command: stop `impsy run` (Ctrl-C in its terminal) and start it "
-                f"again with `impsy run --config {self.workdir.config}`",
-            )
-        try:
-            done = subprocess.run(
-                command, capture_output=True, text=True, timeout=RESTART_TIMEOUT, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            return self.refuse(500, f"`{shlex.join(command)}` could not be run: {error}")
-        if done.returncode != 0:
-            output = (done.stderr or done.stdout).strip().splitlines()
-            why = output[-1] if output else f"exit code {done.returncode}"
-            return self.refuse(500, f"`{shlex.join(command)}` failed: {why}")
+        self.restart_impsy()
         return self.done("Restarting IMPSY: the dashboard shows it running again in a few seconds.", "/")
 
 

@@ -33,9 +33,11 @@ KINDS: dict[str, tuple[str, re.Pattern[str], str]] = {
     "dataset": ("datasets", re.compile(SAFE_NAME + r"\.npz"), "a name ending in .npz"),
     "model": ("models", re.compile(SAFE_NAME + r"\.tflite"), "a name ending in .tflite"),
 }
-# Files beside a model: its training report and loss plot.
-MODEL_EXTRAS = (".report.json", ".loss.png")
-MODEL_COMPANIONS = (".keras", *MODEL_EXTRAS)  # the files beside a model's .tflite
+# Files beside a model: its training report and loss plot (.loss.png and the .keras twin from
+# the TensorFlow impsy-train, still found beside older models).
+MODEL_REPORT = ".report.json"
+MODEL_PLOTS = (".loss.svg", ".loss.png")
+MODEL_COMPANIONS = (".keras", MODEL_REPORT, *MODEL_PLOTS)
 NAME_RULE = "letters, digits, '.', '_' and '-' only, not starting with '.'"
 
 
@@ -115,10 +117,11 @@ class Workdir:
                 return path.name
         return None
 
-    def model_companions(self, name: str) -> list[Path]:
-        """The files that belong to models/<name>.tflite: its .keras twin, report and plot."""
+    def model_companions(self, name: str, suffixes: tuple[str, ...] = MODEL_COMPANIONS) -> list[Path]:
+        """The files that belong to models/<name>.tflite: its report, plot and .keras twin
+        (those of `suffixes`, in their order)."""
         folder, stem = self.root / KINDS["model"][0], name.removesuffix(".tflite")
-        paths = [folder / (stem + suffix) for suffix in MODEL_COMPANIONS]
+        paths = [folder / (stem + suffix) for suffix in suffixes]
         return [path for path in paths if path.is_file() and self.inside(path, folder)]
 
     def inside(self, path: Path, folder: Path | None = None) -> bool:

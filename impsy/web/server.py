@@ -73,10 +73,21 @@ def build(args: argparse.Namespace):
         Settings(
             workdir=workdir,
             restart_command=restart_command(args),
+            trainer=trainer(args, workdir),
             password_file=password_file(args),
             allowed_hosts=tuple(args.allow_host or ()),
         )
     )
+
+
+def trainer(args: argparse.Namespace, workdir):
+    """How impsy-train runs: the systemd unit named by --train-unit, else a child process."""
+    from impsy.web.trainer import ChildTrainer, UnitTrainer
+
+    if not args.train_unit:
+        return ChildTrainer()
+    # The unit reads its arguments from, and writes its output to, these files (impsy-train.service).
+    return UnitTrainer(args.train_unit, workdir.state / "train.args", workdir.state / "train.out")
 
 
 def run(args: argparse.Namespace) -> int:

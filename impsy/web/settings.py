@@ -1,4 +1,4 @@
-"""How one web UI is set up: its working folder, commands, password, host names and size limits."""
+"""How one web UI is set up: its working folder, commands, trainer, password, host names and size limits."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from impsy.web.jobs import training_command
 from impsy.web.modelcheck import check_files
 from impsy.web.paths import Workdir
+from impsy.web.trainer import ChildTrainer, Trainer
 
 MB = 1024 * 1024
 DISK_RESERVE = 20 * MB  # never fill the card completely: logs must still be written
@@ -37,6 +37,6 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     training: bool | None = None  # None: offered where impsy-train is installed
-    train_command: Callable[..., list[str]] = training_command
+    trainer: Trainer = field(default_factory=ChildTrainer)  # UnitTrainer on the appliance
     example_folders: list[Path] = field(default_factory=list)
     check_models: Callable[[list[Path]], list[dict]] = check_files

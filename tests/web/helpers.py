@@ -340,37 +340,118 @@ def stop(process: subprocess.Popen) -> str:
     return process.stdout.read() if process.stdout else ""
 
 
-# Prints what `impsy-train train` prints (Keras verbose=2) and writes what it writes.
+# Prints what `impsy-train train|finetune ... --progress json` prints and writes what it writes.
+# Run as `python FAKE_TRAINER MODE ARGUMENTS...`; MODE: ok, slow, wait, fail, memory, refused.
 FAKE_TRAINER = textwrap.dedent(
     """
-    import signal, sys, time
+    import json, signal, sys, time
     from pathlib import Path
     signal.signal(signal.SIGINT, signal.default_int_handler)  # as impsy-train does
-    out, mode = Path(sys.argv[1]), sys.argv[2]
-    stem = out / "musicMDRNN-dim4-layers2-units64-mixtures5-scale10"
+    mode, args = sys.argv[1], sys.argv[2:]
+    out = Path(args[args.index("--models") + 1])
+    stem = "musicMDRNN-dim4-layers2-units64-mixtures5-scale10"
 
     def save():
         out.mkdir(parents=True, exist_ok=True)
-        for suffix in (".tflite", ".keras", ".report.json", ".loss.png"):
-            Path(str(stem) + suffix).write_text("trained " + suffix)
+        files = {"tflite": ".tflite", "report": ".report.json", "plot": ".loss.svg"}
+        dimension = args[args.index("-D") + 1] if "-D" in args else "4"
+        for suffix in files.values():  # the fake model check takes "MODEL dim=N" for a model
+            (out / (stem + suffix)).write_text(f"MODEL dim={dimension} trained {suffix}")
+        print(json.dumps({"saved": {k: stem + v for k, v in files.items()}}), flush=True)
 
+    def fail(message, code):
+        print("impsy-train: error: " + message, file=sys.stderr, flush=True)
+        sys.exit(code)
+
+    if mode == "refused":
+        fail("nothing improved on tonight's held-out playing (2.500): no model saved", 1)
     print("training (Ctrl-C stops and keeps the best epoch so far)", flush=True)
     try:
         for epoch in (1, 2, 3):
-            print(f"Epoch {epoch}/3", flush=True)
             loss, val = 3 - epoch / 2, 3.5 - epoch / 4
-            print(f"4/4 - 0s - 12ms/step - loss: {loss:.4f} - val_loss: {val:.4f}", flush=True)
+            progress = {"epoch": epoch, "epochs": 3, "loss": loss, "val_loss": val,
+                        "best_epoch": epoch, "seconds": 0.1 * epoch, "eta": 0.1 * (3 - epoch)}
+            print(json.dumps({"progress": progress}), flush=True)
             if mode == "wait" and epoch == 1:
                 print("waiting", flush=True)
                 time.sleep(60)
+            if mode == "slow":
+                time.sleep(0.7)
         if mode == "fail":
             print("Traceback: something broke", flush=True)
             sys.exit(1)
+        if mode == "memory":
+            fail("out of memory (Unable to allocate 281. KiB): try a smaller size or fewer logs", 3)
     except KeyboardInterrupt:
         save()
         print("interrupted after 1 epochs", flush=True)
         sys.exit(0)
+    if args[0] == "finetune":
+        print("  tonight's held-out playing: 2.500 before, 2.250 after", flush=True)
     save()
     print("completed after 3 epochs", flush=True)
+    """
+)
+
+
+# Stands in for `systemctl --no-ask-password` and impsy-train.service: run as
+# `python FAKE_SYSTEMCTL STATE_DIR COMMAND UNIT [--property=...]`. STATE_DIR/unit.json says how
+# the unit runs: {"trainer": [python, FAKE_TRAINER, mode], "args_file", "output_file",
+# "memory_max", "oom": kill it as the kernel would past MemoryMax}. Every call is appended to
+# STATE_DIR/calls; the unit's state is STATE_DIR/state.json.
+FAKE_SYSTEMCTL = textwrap.dedent(
+    """
+    import json, os, signal, subprocess, sys, time
+    from pathlib import Path
+    state_dir, command, unit = Path(sys.argv[1]), sys.argv[2], sys.argv[-1]
+    setup = json.loads((state_dir / "unit.json").read_text())
+    state_file = state_dir / "state.json"
+    with open(state_dir / "calls", "a") as calls:
+        calls.write(" ".join(sys.argv[2:]) + "\\n")
+
+    def state():
+        return json.loads(state_file.read_text()) if state_file.exists() else {"ActiveState": "inactive"}
+
+    def save(**values):
+        tmp = state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**state(), **values}))
+        os.replace(tmp, state_file)
+
+    if command == "show":
+        now = {"Result": "success", "ExecMainCode": "0", "ExecMainStatus": "0", **state(),
+               "MemoryMax": setup.get("memory_max", "314572800")}
+        for arg in sys.argv[3:]:
+            if arg.startswith("--property="):
+                key = arg.split("=", 1)[1]
+                print(f"{key}={now.get(key, '')}")
+    elif command == "start":
+        save(ActiveState="active", Result="success", ExecMainCode="0", ExecMainStatus="0")
+        service = [sys.executable, __file__, str(state_dir), "_service", unit]
+        quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.Popen(service, start_new_session=True, **quiet)  # detached, as systemd runs it
+        while "MainPID" not in state():
+            time.sleep(0.02)
+    elif command == "_service":  # what systemd does: run it, append its output, note how it ended
+        args = Path(setup["args_file"]).read_text().splitlines()
+        with open(setup["output_file"], "a") as out:
+            trainer = subprocess.Popen(setup["trainer"] + args, stdout=out, stderr=subprocess.STDOUT)
+        save(MainPID=trainer.pid)
+        if setup.get("oom"):
+            time.sleep(0.3)
+            trainer.kill()
+        code = trainer.wait()
+        if setup.get("oom"):
+            save(ActiveState="failed", Result="oom-kill", ExecMainCode="2", ExecMainStatus="9")
+        elif code == 0:
+            save(ActiveState="inactive", Result="success", ExecMainCode="1", ExecMainStatus="0")
+        else:
+            save(ActiveState="failed", Result="exit-code", ExecMainCode="1", ExecMainStatus=str(code))
+    elif command == "kill":
+        os.kill(state()["MainPID"], signal.SIGINT)
+    elif command == "reset-failed":
+        if state().get("ActiveState") == "failed":
+            save(ActiveState="inactive")
+    else:
+        sys.exit(f"fake systemctl: {command} is not faked")
     """
 )

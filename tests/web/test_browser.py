@@ -31,6 +31,7 @@ from impsy.web.httpserver import PooledWSGIServer, QuietHandler
 from impsy.web.passwords import write_password_hash
 from impsy.web.paths import Workdir
 from impsy.web.settings import Settings
+from impsy.web.trainer import ChildTrainer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -548,7 +549,7 @@ def serve(tmp_path):
 
 @pytest.fixture
 def instrument_view(serve):
-    """The pages as they look on the instrument: no impsy-train, nothing running."""
+    """The pages where impsy-train is not installed and nothing runs."""
     url, _, root = serve(training=False)
     return url, root
 
@@ -561,8 +562,8 @@ def test_screenshots_of_the_instrument_only_pages(browser, instrument_view):
         context, page = open_page(browser, problems, width, height)
         page.goto(url + "/training")
         assert "impsy-train pull http://127.0.0.1" in page.content()
-        check_layout(page, "training-instrument", width)
-        page.screenshot(path=str(SHOTS / f"training-instrument-{size}.png"), full_page=True)
+        check_layout(page, "training-without-impsy-train", width)
+        page.screenshot(path=str(SHOTS / f"training-without-impsy-train-{size}.png"), full_page=True)
         page.goto(url + "/")
         page.screenshot(path=str(SHOTS / f"dashboard-not-running-{size}.png"), full_page=True)
         write_password_hash(root / ".webui" / "password", "sesame")
@@ -575,16 +576,54 @@ def test_screenshots_of_the_instrument_only_pages(browser, instrument_view):
     assert problems == []
 
 
+def fake_trainer(tmp_path: Path, mode: str) -> ChildTrainer:
+    script = tmp_path / "trainer.py"
+    script.write_text(FAKE_TRAINER)
+    return ChildTrainer(program=[sys.executable, str(script), mode])
+
+
 @pytest.fixture
 def training_view(serve, tmp_path):
     """(url, ui, folder) of a web UI that trains with a stand-in for impsy-train."""
-    script = tmp_path / "trainer.py"
-    script.write_text(FAKE_TRAINER)
+    return serve(training=True, trainer=fake_trainer(tmp_path, "ok"))
 
-    def command(dataset, dimension, size, epochs, early, out):
-        return [sys.executable, str(script), str(out), "ok", "train"]
 
-    return serve(training=True, train_command=command)
+def test_the_loss_plot_draws_live_and_make_active_restarts_in_one_click(browser, serve, tmp_path):
+    """Epochs arrive one by one (a stand-in trainer that takes its time): the plot grows while
+    it runs, the time left shows, and at the end one click makes the model active and restarts."""
+    from playwright.sync_api import expect
+
+    restarted = tmp_path / "restarted"
+    url, _, root = serve(
+        training=True,
+        trainer=fake_trainer(tmp_path, "slow"),
+        restart_command=[sys.executable, "-c", f"open({str(restarted)!r}, 'w').close()"],
+    )
+    Dataset(9, np.zeros((500, 9), np.float32), np.array([0, 250]), ["a.log", "b.log"]).save(
+        root / "datasets" / "training-dataset-9d.npz"
+    )
+    problems: list[str] = []
+    context, page = open_page(browser, problems)
+    expect.set_options(timeout=WAIT)
+    page.goto(url + "/training")
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_url(re.compile(r"/training\?job=\d+$"))
+    plot = page.locator("[data-loss-plot]")
+    expect(plot).to_have_attribute("data-epochs-drawn", "1")  # the first epoch, drawn while it runs
+    assert page.locator("[data-job]").get_attribute("data-job-state") == "running"
+    expect(page.locator("[data-job-eta]")).to_contain_text("left")
+    expect(plot).to_have_attribute("data-epochs-drawn", "3")
+    done = page.locator("[data-job-done] button")
+    expect(done).to_have_text(re.compile(r"^Make musicMDRNN-\S+\.tflite active and restart$"))
+    expect(page.locator("[data-job-eta]")).to_have_text("")
+    done.click()
+    page.wait_for_url(url + "/")
+    expect(page.locator("body")).to_contain_text("is now the active model, and IMPSY is restarting")
+    config = (root / "config.toml").read_text()
+    assert 'file = "models/musicMDRNN-dim4-layers2-units64-mixtures5-scale10.tflite"' in config
+    assert restarted.exists()
+    context.close()
+    assert problems == []
 
 
 def test_screenshot_of_a_training_run(browser, training_view):

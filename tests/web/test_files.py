@@ -678,7 +678,7 @@ def test_the_active_model_cannot_be_deleted(client, workdir):
 
 def test_deleting_a_model_takes_its_report_and_plot_along(client, workdir):
     folder = workdir.folder("model")
-    for name in ("m.tflite", "m.keras", "m.report.json", "m.loss.png", "other.tflite"):
+    for name in ("m.tflite", "m.keras", "m.report.json", "m.loss.png", "m.loss.svg", "other.tflite"):
         (folder / name).write_bytes(b"MODEL dim=4")
     assert client.post("/models/m.tflite/delete").status == 303
     assert sorted(p.name for p in folder.iterdir()) == ["other.tflite"]
@@ -691,7 +691,23 @@ def test_a_model_plot_is_served_if_there_is_one(client, workdir):
     (workdir.folder("model") / "m.loss.png").write_bytes(b"\x89PNG fake")
     response = client.get("/models/m.tflite/plot")
     assert response.status == 200 and response.header("Content-Type") == "image/png"
-    assert 'href="/models/m.tflite/plot"' in client.get("/models").text
+    assert '<img src="/models/m.tflite/plot"' in client.get("/models").text
+
+
+def test_an_svg_plot_is_served_as_an_image_that_may_run_nothing(client, workdir):
+    """impsy-train's plot is an SVG: a document that could hold script, so it is sent with a
+    policy that forbids scripts and loads, and the Models page shows it only in an <img>."""
+    (workdir.folder("model") / "m.tflite").write_bytes(b"MODEL dim=4")
+    (workdir.folder("model") / "m.loss.png").write_bytes(b"\x89PNG an older plot")
+    (workdir.folder("model") / "m.loss.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    response = client.get("/models/m.tflite/plot")
+    assert response.status == 200
+    assert response.header("Content-Type").startswith("image/svg+xml")
+    assert (
+        response.header("Content-Security-Policy") == "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    )
+    assert response.header("X-Content-Type-Options") == "nosniff"
+    assert '<img src="/models/m.tflite/plot"' in client.get("/models").text
 
 
 def test_model_figures_are_remembered_across_restarts(make_ui, workdir):

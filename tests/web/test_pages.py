@@ -54,7 +54,7 @@ def test_no_page_links_anything_outside_the_instrument(client, path):
 
 def test_static_assets_are_local_and_load_nothing_from_elsewhere(client):
     names = sorted(p.name for p in Path(STATIC).iterdir())
-    assert names == ["app.js", "editor.js", "icon.svg", "jobs.js", "monitor.js", "style.css"]
+    assert names == ["app.js", "editor.js", "icon.svg", "jobs.js", "lossplot.js", "monitor.js", "style.css"]
     for name in names:
         response = client.get(f"/static/{name}")
         assert response.status == 200
@@ -122,7 +122,7 @@ def test_empty_states_say_what_to_do_next(client):
     assert "No logs yet. IMPSY writes one each time" in client.get("/logs").text
     assert "There are no logs to build from yet" in client.get("/datasets").text
     assert "No datasets yet: build one from your logs above." in client.get("/datasets").text
-    assert "No models yet. Train one from your logs on a laptop" in client.get("/models").text
+    assert "No models yet. Train one from your logs on the" in client.get("/models").text
     assert "Nothing yet. Play your controller, or send /interface over OSC." in client.get("/monitor").text
 
 
@@ -151,8 +151,9 @@ def test_models_page_marks_the_active_model(client, workdir):
     assert 'action="/models/bad.tflite/activate"' not in html
 
 
-def test_training_page_on_the_instrument_gives_the_laptop_commands(client):
+def test_training_page_without_impsy_train_says_how_to_install_it_or_train_elsewhere(client):
     html = client.get("/training", headers={"Host": "impsypi.local:4000"}).text
+    assert "pip install -e ./train" in html
     assert "impsy-train pull http://impsypi.local:4000 --dest logs" in html
     assert "impsy-train train -D 4 -M s --earlystopping --logs logs" in html
     assert (

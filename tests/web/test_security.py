@@ -43,6 +43,7 @@ ACTIONS = [
     ("/models/a.tflite/delete", False),
     ("/models/a.tflite/activate", False),
     ("/training/start", False),
+    ("/training/finetune", False),
     ("/training/stop", False),
     ("/restart", False),
     ("/api/logs?name=2026-01-01T10-00-00-4d-mdrnn.log", False),

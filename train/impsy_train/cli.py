@@ -174,8 +174,11 @@ def add_progress_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # @FILE reads arguments from FILE, one a line: impsy-train.service gets the web UI's this way.
     parser = argparse.ArgumentParser(
-        prog="impsy-train", description="Train IMPSY models, on a laptop or on the Pi."
+        prog="impsy-train",
+        description="Train IMPSY models, on a laptop or on the Pi.",
+        fromfile_prefix_chars="@",
     )
     parser.add_argument("--version", action="version", version=f"impsy-train {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -288,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OUT_OF_MEMORY = 3  # the exit code when training ran out of memory (the web UI says so plainly)
+
+
 def main(argv: list[str] | None = None) -> int:
     from impsy_train.remote import RemoteError
 
@@ -301,7 +307,14 @@ def main(argv: list[str] | None = None) -> int:
         from impsy_train.training import TrainingError
 
         errors = (*errors, TrainingError, ExportError)
-    return run_command("impsy-train", args.handler, args, errors)
+    try:
+        return run_command("impsy-train", args.handler, args, errors)
+    except MemoryError as error:  # a memory cap (rlimit) or a small machine; numpy names the array
+        print(
+            f"impsy-train: error: out of memory ({error or 'no detail'}): try a smaller size or fewer logs",
+            file=sys.stderr,
+        )
+        return OUT_OF_MEMORY
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ set -euo pipefail
 IMPSY_SRC="${IMPSY_SRC:-$(cd ../../.. && pwd)}"
 IMPSY_WHEELS="${IMPSY_WHEELS:-${IMPSY_SRC}/image/work/wheels}"
 
-if ! compgen -G "${IMPSY_WHEELS}/impsy-*.whl" >/dev/null; then
-	echo "no impsy wheel in ${IMPSY_WHEELS}: run image/wheels.sh first" >&2
+if ! compgen -G "${IMPSY_WHEELS}/impsy-*.whl" >/dev/null || ! compgen -G "${IMPSY_WHEELS}/impsy_train-*.whl" >/dev/null; then
+	echo "no impsy or impsy_train wheel in ${IMPSY_WHEELS}: run image/wheels.sh first" >&2
 	exit 1
 fi
 
@@ -31,7 +31,8 @@ install -m 644 "${IMPSY_SRC}/docs/appliance.md" "${ROOTFS_DIR}/opt/impsy/docs/"
 printf 'PATH="${PATH}:/opt/impsy/venv/bin"\n' >"${ROOTFS_DIR}/etc/profile.d/impsy.sh"
 
 install -m 644 "${IMPSY_SRC}/systemd/impsy-run.service" "${IMPSY_SRC}/systemd/impsy-web.service" \
-	"${IMPSY_SRC}/systemd/impsy-usb-gadget.service" "${ROOTFS_DIR}/etc/systemd/system/"
+	"${IMPSY_SRC}/systemd/impsy-train.service" "${IMPSY_SRC}/systemd/impsy-usb-gadget.service" \
+	"${ROOTFS_DIR}/etc/systemd/system/"
 install -d "${ROOTFS_DIR}/etc/systemd/journald.conf.d"
 install -m 644 "${IMPSY_SRC}/systemd/impsy-journald.conf" "${ROOTFS_DIR}/etc/systemd/journald.conf.d/impsy.conf"
 install -m 644 "${IMPSY_SRC}"/udev/*.rules "${ROOTFS_DIR}/etc/udev/rules.d/"

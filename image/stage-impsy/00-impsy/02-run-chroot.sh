@@ -20,14 +20,17 @@ if compgen -G "/etc/apt/sources.list.d/raspi.*" >/dev/null; then
 	apt-get install -y --no-install-recommends python3-lgpio
 fi
 
-# The runtime, offline from the wheels built on the build host. System site
-# packages let gpiozero find the distribution's lgpio on Raspberry Pi OS.
+# The runtime and the trainer, offline from the wheels built on the build host, in
+# one venv: the trainer adds only flatbuffers and threadpoolctl to the runtime's numpy,
+# and `impsy run` never imports it. System site packages let gpiozero find the
+# distribution's lgpio on Raspberry Pi OS.
 rm -rf /opt/impsy/venv
 python3 -m venv --system-site-packages /opt/impsy/venv
 /opt/impsy/venv/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \
-	--find-links /var/cache/impsy-wheels impsy
+	--find-links /var/cache/impsy-wheels impsy impsy-train
 rm -rf /var/cache/impsy-wheels
 /opt/impsy/venv/bin/impsy --version
+/opt/impsy/venv/bin/impsy-train --version
 
 # The user's folder: config, logs, datasets, models. setgid keeps group impsy on
 # everything created inside, so the first user and both services can edit it.

@@ -1,4 +1,5 @@
-// Following a job (building a dataset, training a model): progress, output and the loss plot.
+// Following a job (building a dataset, training a model): progress, output, time left, and the
+// loss plot (lossplot.js).
 "use strict";
 
 (function () {
@@ -44,7 +45,9 @@
       progress.max = event.epochs;
       progress.value = event.epoch;
       message.textContent = `epoch ${event.epoch} of at most ${event.epochs}: loss ${event.loss.toFixed(3)}` +
-        (event.val_loss == null ? "" : `, validation ${event.val_loss.toFixed(3)}`);
+        (event.val_loss == null ? "" : `, held-out ${event.val_loss.toFixed(3)} (best: epoch ${event.best_epoch})`);
+      const eta = box.querySelector("[data-job-eta]");
+      if (eta) eta.textContent = live && event.epoch < event.epochs && event.eta > 0 ? `about ${minutes(event.eta)} left` : "";
       losses.push(event);
       plot(box);
     } else if (event.type === "end") {
@@ -54,8 +57,16 @@
       box.dataset.jobState = event.state;
       const stop = box.querySelector("[data-job-stop]");
       if (stop) stop.closest("form").hidden = true;
+      const eta = box.querySelector("[data-job-eta]");
+      if (eta) eta.textContent = "";
       const done = box.querySelector("[data-job-done]");
-      if (done && event.state === "done") done.hidden = false;
+      const model = (event.models || [])[0];
+      if (done && event.state === "done" && model) {
+        // One click: make the new model active (and restart IMPSY where the web UI can).
+        done.action = "/models/" + encodeURIComponent(model) + "/activate";
+        done.querySelector("[data-job-model]").textContent = model;
+        done.hidden = false;
+      }
       if (live && document.body.dataset.page === "datasets") {
         sessionStorage.setItem("impsy-message", JSON.stringify({ text: event.message, kind: event.state === "done" ? "ok" : "error" }));
         location.href = "/datasets";
@@ -65,35 +76,11 @@
 
   function plot(box) {
     const canvas = box.querySelector("[data-loss-plot]");
-    if (!canvas) return;
-    const ratio = window.devicePixelRatio || 1;
-    const w = (canvas.width = Math.round(canvas.clientWidth * ratio));
-    const h = (canvas.height = Math.round(canvas.clientHeight * ratio));
-    const ctx = canvas.getContext("2d");
-    ctx.clearRect(0, 0, w, h);
-    const values = losses.flatMap((e) => [e.loss, e.val_loss]).filter((v) => v != null && isFinite(v));
-    if (!values.length) return;
-    let lo = Math.min(...values), hi = Math.max(...values);
-    if (hi - lo < 1e-9) { hi += 0.5; lo -= 0.5; }
-    const pad = 36 * ratio;
-    const epochs = Math.max(losses[losses.length - 1].epoch, 2);
-    const x = (epoch) => pad + ((epoch - 1) / (epochs - 1)) * (w - pad * 1.5);
-    const y = (v) => h - pad - ((v - lo) / (hi - lo)) * (h - pad * 1.6);
-    ctx.fillStyle = "#a4adb8";
-    ctx.font = `${12 * ratio}px system-ui, sans-serif`;
-    ctx.fillText(hi.toFixed(2), 2, y(hi) + 4 * ratio);
-    ctx.fillText(lo.toFixed(2), 2, y(lo));
-    ctx.fillText("epoch " + epochs, w - 70 * ratio, h - 8 * ratio);
-    for (const [key, colour] of [["loss", "#4fc3f7"], ["val_loss", "#ffb74d"]]) {
-      ctx.strokeStyle = colour;
-      ctx.lineWidth = 2 * ratio;
-      ctx.beginPath();
-      let started = false;
-      for (const e of losses) {
-        if (e[key] == null || !isFinite(e[key])) continue;
-        if (!started) { ctx.moveTo(x(e.epoch), y(e[key])); started = true; } else ctx.lineTo(x(e.epoch), y(e[key]));
-      }
-      ctx.stroke();
-    }
+    if (canvas && window.impsyLossPlot) window.impsyLossPlot(canvas, losses);
+  }
+
+  function minutes(seconds) {
+    if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
+    return `${Math.round(seconds / 60)} min`;
   }
 })();

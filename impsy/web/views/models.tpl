@@ -15,7 +15,7 @@ making another active changes the config, and a restart plays it.</p>
         <span class="pill ok">active</span>
         % end
         % if m.plot:
-        <br><a href="/models/{{quote(m.name)}}/plot">training loss plot</a>
+        <details class="plot"><summary>training loss plot</summary><img src="/models/{{quote(m.name)}}/plot" alt="Loss per epoch while {{m.name}} was trained" loading="lazy"></details>
         % end
       </td>
       % if m.error:
@@ -46,6 +46,6 @@ making another active changes the config, and a restart plays it.</p>
 <p class="message warning">The config names <code>{{config.model.file}}</code>, which is not in models/.</p>
 % end
 % else:
-<p class="empty">No models yet. Train one from your logs on a laptop (see <a href="/training">Training</a>) and upload the <code>.tflite</code> file below.</p>
+<p class="empty">No models yet. Train one from your logs on the <a href="/training">Training</a> page, or upload a <code>.tflite</code> file below.</p>
 % end
 % include('upload', url='/api/models', limit=limit, heading='Upload a model', label='Model file (.tflite)', accept='.tflite', multiple=False, options=[('activate', 'Make it the active model'), ('replace', 'Replace one with the same name')], hint='The file is loaded and a few predictions are run before it is accepted.')
