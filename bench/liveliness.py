@@ -23,10 +23,13 @@ Figures (each solo's figure is averaged over seeds; the human figure over the he
 - rail: the longest time (s) any single control stays within 0.05 of 0 or of 1 (reported for
   the 10-minute solos and, with --hour, for a one-hour solo of seed 0).
 
-usage: python bench/liveliness.py [--models 9 4] [--seeds 3] [--minutes 10] [--hour]
-                                  [--sigmatemp S] [--pitemp P] [--baseline]
-Temperatures default to the config defaults (impsy.config.ModelConfig); --baseline also runs
-the temperatures the issue measured (sigma 0.01, pi 1) with every runtime behaviour off.
+usage: python bench/liveliness.py [--models 9 4] [--seeds 3] [--minutes 10] [--hour] [--prime S]
+                                  [--config configs/default.toml] [--sigmatemp S] [--pitemp P]
+                                  [--baseline]
+Settings are those configs/default.toml gives a performance (temperatures and every runtime
+behaviour); --baseline also runs the issue's (sigma 0.01, pi 1, nothing else). --prime S plays
+callresponse instead: a performer plays S seconds (the start of a training log, a different one
+per seed), stops, and the solo is what the model plays from then on.
 """
 
 from __future__ import annotations
@@ -41,14 +44,16 @@ from pathlib import Path
 
 import numpy as np
 
-from impsy.config import ModelConfig
+from impsy.config import load_config
 from impsy.dataset import DEFAULT_MAX_GAP, event_dt
 from impsy.interaction.core import Core, Play, Settings
+from impsy.interaction.loop import settings_from
 from impsy.logs import read_log
 from impsy.model import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path("/work/shared/data")
+CONFIG = REPO / "configs" / "default.toml"
 WINDOW = 5.0  # seconds
 STILL = 0.01  # a control moving less than this in a window is still
 BAND = 0.05  # a control within a band this wide is held
@@ -76,19 +81,50 @@ def human_performance(path: Path, dimension: int) -> tuple[np.ndarray, np.ndarra
     return np.cumsum(dt), read.controls.astype(np.float64)
 
 
-def solo(model_file: Path, seed: int, seconds: float, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """Battle mode on a fake clock for `seconds` of model time: the times and controls played."""
+def solo(
+    model_file: Path,
+    seed: int,
+    seconds: float,
+    settings: Settings,
+    performer: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model alone for `seconds` of model time, on a fake clock: the times and controls played.
+
+    Without a performer: battle mode from silence. With one (times, controls): callresponse,
+    the performer's events fed in at their times; the solo is what the model plays once they stop.
+    """
     model = load_model(model_file, seed=seed)
-    core = Core(model, dataclasses.replace(settings, mode="battle", paused=False), now=0.0)
+    mode = "battle" if performer is None else "callresponse"
+    core = Core(model, dataclasses.replace(settings, mode=mode, paused=False), now=0.0)
+    start = 0.0
+    if performer is not None:
+        for when, controls in zip(*performer, strict=True):
+            core.on_input(float(when), controls)
+        start = float(performer[0][-1]) + settings.threshold
     times, controls = [], []
-    now = 0.0
-    while now < seconds:
+    now = start
+    while now < start + seconds:
         now = core.next_deadline()
         for action in core.on_timer(now):
             if isinstance(action, Play):
-                times.append(now)
+                times.append(now - start)
                 controls.append(action.values)
     return np.asarray(times), np.asarray(controls, dtype=np.float64)
+
+
+def performers(model: Path, data: Path, count: int, seconds: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The first `seconds` of playing of `count` logs the model trained on (never its held-out
+    ones): a performer who plays, then stops and leaves the model to it. The longest logs first."""
+    report = json.loads(model.with_suffix(".report.json").read_text())
+    dimension = report["model"]["dimension"]
+    held_out = set(report["data"]["validation_logs"])
+    logs = [p for p in sorted((data / f"performances-{dimension}d").glob("*.log")) if p.name not in held_out]
+    out = []
+    for path in sorted(logs, key=lambda p: -p.stat().st_size)[:count]:
+        times, controls = human_performance(path, dimension)
+        keep = times <= times[0] + seconds
+        out.append((times[keep], controls[keep]))
+    return out
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -244,21 +280,24 @@ def run(
     data: Path,
     model: Path | None = None,
     label: str = "",
+    prime: float = 0.0,
 ) -> dict:
     model = model or model_file(dimension)
     logs = heldout_logs(model, data)
     human = [human_performance(p, dimension) for p in logs]
     started = time.perf_counter()
-    solos = [solo(model, seed, minutes * 60, settings) for seed in range(seeds)]
+    before = performers(model, data, seeds, prime) if prime else [None] * seeds
+    solos = [solo(model, seed, minutes * 60, settings, before[seed]) for seed in range(seeds)]
     ours = figures(solos, human)
     human_figs = figures(human, human, leave_one_out=True)
     if hour:
-        t, x = solo(model, 0, 3600.0, settings)
+        t, x = solo(model, 0, 3600.0, settings, before[0])
         ours["rail_hour"] = rail_hold(t, x)
     took = time.perf_counter() - started
     print(f"\n{dimension}d {model.name} {label}")
     print(
-        f"  sigmatemp {settings.sigmatemp:g}, pitemp {settings.pitemp:g}, {seeds} seeds x {minutes:g} min"
+        f"  sigmatemp {settings.sigmatemp:g}, pitemp {settings.pitemp:g}, reseed {settings.reseed:g} s,"
+        f" {seeds} seeds x {minutes:g} min"
         f"{' + a one-hour solo' if hour else ''} ({took:.0f} s); human: {len(logs)} held-out logs"
         f" ({', '.join(p.name[:19] for p in logs)})"
     )
@@ -290,32 +329,32 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--hour", action="store_true", help="also a one-hour solo (seed 0): rail")
     parser.add_argument("--data", type=Path, default=DATA, help="holds performances-9d/ and performances-4d/")
-    defaults = ModelConfig(dimension=9)
-    parser.add_argument("--sigmatemp", type=float, default=defaults.sigmatemp)
-    parser.add_argument("--pitemp", type=float, default=defaults.pitemp)
+    parser.add_argument("--config", type=Path, default=CONFIG, help="the settings to play with")
+    parser.add_argument("--sigmatemp", type=float, help="instead of the config's")
+    parser.add_argument("--pitemp", type=float, help="instead of the config's")
+    parser.add_argument("--reseed", type=float, help="instead of the config's (seconds; 0: off)")
+    parser.add_argument(
+        "--prime",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="callresponse after a performer played this long (a training log per seed), not battle",
+    )
     parser.add_argument("--baseline", action="store_true", help="also the issue's settings: sigma 0.01, pi 1")
     args = parser.parse_args()
-    shipped = Settings(sigmatemp=args.sigmatemp, pitemp=args.pitemp)
-    runs = [(shipped, "(shipped settings)")]
+    shipped = settings_from(load_config(args.config))
+    changes = {"sigmatemp": args.sigmatemp, "pitemp": args.pitemp, "reseed": args.reseed}
+    shipped = dataclasses.replace(shipped, **{k: v for k, v in changes.items() if v is not None})
+    runs = [(shipped, f"({args.config.name})")]
     if args.baseline:
         runs.insert(0, (Settings(sigmatemp=0.01, pitemp=1.0), "(issue baseline: sigma 0.01, pi 1)"))
-    if args.model:
+    models = [args.model] if args.model else [model_file(d) for d in args.models]
+    for model in models:
+        dimension = json.loads(model.with_suffix(".report.json").read_text())["model"]["dimension"]
         for settings, label in runs:
-            report = json.loads(args.model.with_suffix(".report.json").read_text())
-            run(
-                report["model"]["dimension"],
-                settings,
-                args.seeds,
-                args.minutes,
-                args.hour,
-                args.data,
-                args.model,
-                label,
-            )
-        return
-    for dimension in args.models:
-        for settings, label in runs:
-            run(dimension, settings, args.seeds, args.minutes, args.hour, args.data, label=label)
+            if args.prime:
+                label += f", after {args.prime:g} s of a performer"
+            run(dimension, settings, args.seeds, args.minutes, args.hour, args.data, model, label, args.prime)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ class InteractionConfig:
     mode: str  # one of MODES
     threshold: float  # seconds of performer silence before the model answers (callresponse)
     input_thru: bool = False  # also send the performer's input straight to the outputs
+    reseed: float = 0.0  # seconds of a hold before the model playing alone starts afresh; 0: never
 
 
 @dataclass(frozen=True)
@@ -380,6 +381,7 @@ _INTERACTION = {
     "mode": _Field(_choice(MODES), example='mode = "callresponse"'),
     "threshold": _Field(_number(0), example="threshold = 0.1"),
     "input_thru": _Field(_boolean, False),
+    "reseed": _Field(_number(0), 0.0),
 }
 _MODEL = {
     "dimension": _Field(_integer(2), example="dimension = 9"),
