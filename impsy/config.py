@@ -75,7 +75,7 @@ class InteractionConfig:
     mode: str  # one of MODES
     threshold: float  # seconds of performer silence before the model answers (callresponse)
     input_thru: bool = False  # also send the performer's input straight to the outputs
-    reseed: float = 0.0  # seconds of a hold before the model playing alone starts afresh; 0: never
+    reseed: float = 60.0  # seconds of a hold before the model playing alone starts afresh; 0: never
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class ModelConfig:
     dimension: int  # values per event: dt plus dimension - 1 controls
     file: str = ""  # "" runs the random dummy model
     size: str = "s"  # one of impsy.model.SIZES
-    sigmatemp: float = 0.01
+    sigmatemp: float = 0.5  # bench/liveliness.py: livelier solos than 0.01 (issue 15)
     pitemp: float = 1.0
     timescale: float = 1.0  # multiplies the predicted dt before playback
 
@@ -381,13 +381,13 @@ _INTERACTION = {
     "mode": _Field(_choice(MODES), example='mode = "callresponse"'),
     "threshold": _Field(_number(0), example="threshold = 0.1"),
     "input_thru": _Field(_boolean, False),
-    "reseed": _Field(_number(0), 0.0),
+    "reseed": _Field(_number(0), 60.0),
 }
 _MODEL = {
     "dimension": _Field(_integer(2), example="dimension = 9"),
     "file": _Field(_string, ""),
     "size": _Field(_choice(SIZES), "s"),
-    "sigmatemp": _Field(_number(0), example="sigmatemp = 0.01"),
+    "sigmatemp": _Field(_number(0), example="sigmatemp = 0.5"),
     "pitemp": _Field(_number(0), example="pitemp = 1"),
     "timescale": _Field(_number(0, inclusive=False), example="timescale = 1"),
 }

@@ -76,7 +76,7 @@ class Settings:
     threshold: float = 0.1
     input_thru: bool = False
     timescale: float = 1.0
-    sigmatemp: float = 0.01
+    sigmatemp: float = 0.5
     pitemp: float = 1.0
     paused: bool = False
     log_input: bool = True
