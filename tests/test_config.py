@@ -256,9 +256,10 @@ def test_default_config_is_the_shipped_model_over_osc() -> None:
     assert check_config(path) == []
     config = load_config(path)
     assert config.model == ModelConfig(
-        9, "models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite", "s", 0.01, 1.0, 1.0
+        9, "models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite", "s", 0.5, 1.0, 1.0
     )
     assert (config.interaction.mode, config.interaction.threshold) == ("callresponse", 0.1)
+    assert config.interaction.reseed == 60.0
     assert (config.verbose, config.log_predictions) == (True, False)
     assert config.osc == OscConfig("0.0.0.0", 6000, "127.0.0.1", 6001)
     assert config.webui == WebUIConfig()
@@ -417,7 +418,7 @@ def test_missing_required_keys_say_what_to_add() -> None:
     text = BASE.replace("threshold = 0.1\n", "").replace("sigmatemp = 0.01\n", "")
     assert errors(text) == [
         "config.toml: interaction.threshold: required key is missing; add `threshold = 0.1` to [interaction]",
-        "config.toml: model.sigmatemp: required key is missing; add `sigmatemp = 0.01` to [model]",
+        "config.toml: model.sigmatemp: required key is missing; add `sigmatemp = 0.5` to [model]",
     ]
 
 
@@ -437,7 +438,7 @@ def test_missing_required_tables() -> None:
         "config.toml: interaction: required table is missing; add [interaction] with "
         '`mode = "callresponse"`, `threshold = 0.1`',
         "config.toml: model: required table is missing; add [model] with "
-        "`dimension = 9`, `sigmatemp = 0.01`, `pitemp = 1`, `timescale = 1`",
+        "`dimension = 9`, `sigmatemp = 0.5`, `pitemp = 1`, `timescale = 1`",
     ]
 
 

@@ -13,6 +13,7 @@ from impsy.config.settings import (
     MODES,
     PIN_FACTORIES,
     PITEMP,
+    RESEED,
     SIGMATEMP,
     THRESHOLD,
     TIMESCALE,
@@ -59,12 +60,13 @@ INTERACTION = {
     "mode": Field(one_of(MODES), example='mode = "callresponse"'),
     "threshold": Field(number(THRESHOLD), example="threshold = 0.1"),
     "input_thru": Field(boolean, False),
+    "reseed": Field(number(RESEED), 60.0),
 }
 MODEL = {
     "dimension": Field(integer(*DIMENSION_RANGE), example="dimension = 9"),
     "file": Field(model_path, ""),
     "size": Field(one_of(SIZES), "s"),
-    "sigmatemp": Field(number(SIGMATEMP), example="sigmatemp = 0.01"),
+    "sigmatemp": Field(number(SIGMATEMP), example="sigmatemp = 0.5"),
     "pitemp": Field(number(PITEMP), example="pitemp = 1"),
     "timescale": Field(number(TIMESCALE), example="timescale = 1"),
 }

@@ -30,6 +30,7 @@ class Range:
 
 
 THRESHOLD = Range(0, 60)  # seconds of stillness before the model answers
+RESEED = Range(0, 3600)  # seconds of a hold before the model playing alone starts afresh
 SIGMATEMP = Range(0, 10)  # beyond this the noise drowns every gesture
 PITEMP = Range(0, 100)  # beyond this every mixture component is as likely
 TIMESCALE = Range(0.001, 100)  # x1000 faster (MIN_INTERVAL bounds it anyway) to x100 slower
@@ -47,6 +48,7 @@ class InteractionConfig:
     mode: str  # one of MODES
     threshold: float  # seconds of performer silence before the model answers (callresponse)
     input_thru: bool = False  # also send the performer's input straight to the outputs
+    reseed: float = 60.0  # seconds of a hold before the model playing alone starts afresh; 0: never
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class ModelConfig:
     dimension: int  # values per event: dt plus dimension - 1 controls
     file: str = ""  # "" runs the random dummy model
     size: str = "s"  # one of impsy.model.SIZES
-    sigmatemp: float = 0.01
+    sigmatemp: float = 0.5  # bench/liveliness.py: livelier solos than 0.01 (issue 15)
     pitemp: float = 1.0
     timescale: float = 1.0  # multiplies the predicted dt before playback
 

@@ -16,6 +16,7 @@ Modes (as in the original IMPSY):
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,14 @@ MAX_PENDING = 1000
 # small the timescale: a MIDI cable carries about 1,000 messages a second, and each on_timer
 # call stays short (after a stall, at most MAX_LATENESS / MIN_INTERVAL events catch up).
 MIN_INTERVAL = 0.001
+# Re-seeding (Settings.reseed): a control is held while it stays within a band this wide, and at
+# a rail while within this of 0 or 1; HELD_CONTROLS held controls (or every control, if fewer)
+# or one at a rail for `reseed` seconds start the model afresh from the performer's last
+# PRIME_EVENTS gestures.
+HOLD_BAND = 0.05
+RAIL = 0.05
+HELD_CONTROLS = 3
+PRIME_EVENTS = 64
 
 
 @dataclass(frozen=True)
@@ -67,11 +76,12 @@ class Settings:
     threshold: float = 0.1
     input_thru: bool = False
     timescale: float = 1.0
-    sigmatemp: float = 0.01
+    sigmatemp: float = 0.5
     pitemp: float = 1.0
     paused: bool = False
     log_input: bool = True
     log_predictions: bool = False
+    reseed: float = 0.0  # seconds of a hold before the model playing alone starts afresh; 0: never
 
 
 @dataclass(order=True)
@@ -95,6 +105,10 @@ class Core:
         self._pending: list[_Pending] = []  # sorted by due time
         self._takeover_at: float | None = None  # callresponse: when the model may answer
         self.playing = False  # the model has the floor (callresponse answering, or battle)
+        self.reseeds = 0  # how often the model playing alone was started afresh
+        self._heard: deque[np.ndarray] = deque(maxlen=PRIME_EVENTS)  # the performer's last gestures
+        self._heard_at: float | None = None
+        self._hold = _Hold(model.dimension - 1, now)
         self._start_mode(now)
 
     # -- what the loop asks -------------------------------------------------------------
@@ -124,6 +138,7 @@ class Core:
             "pitemp": s.pitemp,
             "input_thru": s.input_thru,
             "pending": len(self._pending),
+            "reseeds": self.reseeds,
         }
 
     # -- events ---------------------------------------------------------------------------
@@ -134,6 +149,8 @@ class Core:
         actions: list[Action] = []
         if s.log_input:
             actions.append(Log(INTERFACE, controls))
+        if s.reseed > 0:
+            self._hear(now, controls)
         if s.mode == "callresponse" and self.playing:
             # The performer is back: the model stops at once, before their own note sounds.
             actions += self._stop()
@@ -153,6 +170,7 @@ class Core:
         if self._takeover_at is not None and now >= self._takeover_at:
             self._takeover_at = None
             self.playing = True
+            self._hold.restart(now)
             # Its forecast may already be overdue after the silence: then play it now.
             self._schedule(self._sample(), self._last_event, earliest=now)
         while self._pending and self._pending[0].due <= now:
@@ -164,6 +182,9 @@ class Core:
             if self.playing:  # callresponse and battle continue from their own output
                 self._params = self.model.step(pending.event)
                 self._last_event = pending.due
+                reseed = self.settings.reseed
+                if reseed > 0 and self._hold.update(pending.due, controls, reseed):
+                    self._reseed(pending.due)
                 due = pending.due if now - pending.due <= MAX_LATENESS else now
                 self._schedule(self._sample(), due, earliest=due + MIN_INTERVAL)
         return actions
@@ -211,6 +232,7 @@ class Core:
             self._takeover_at = now + s.threshold
         elif s.mode == "battle":
             self.playing = True
+            self._hold.restart(now)
             self._schedule(self._sample(), now)
 
     def _stop(self) -> list[Action]:
@@ -220,6 +242,22 @@ class Core:
         self._takeover_at = None
         self.playing = False
         return [Silence()]
+
+    def _hear(self, now: float, controls: np.ndarray) -> None:
+        """Keep the performer's last gestures (dt capped as in the datasets) for re-seeding."""
+        dt = 0.0 if self._heard_at is None else min(max(now - self._heard_at, 0.0), DEFAULT_MAX_GAP)
+        self._heard.append(np.concatenate([[dt], controls]))
+        self._heard_at = now
+
+    def _reseed(self, now: float) -> None:
+        """Start the model afresh: a new state, primed with the performer's last gestures
+        (or from silence if it has heard none), and carry on from its forecast."""
+        self.model.reset()
+        self._params = None
+        for event in self._heard:
+            self._params = self.model.step(event)
+        self.reseeds += 1
+        self._hold.restart(now)
 
     def _condition(self, now: float, controls: np.ndarray) -> None:
         dt = now - self._last_event
@@ -244,3 +282,33 @@ class Core:
         bisect.insort(self._pending, pending)
         if len(self._pending) > MAX_PENDING:
             del self._pending[0]
+
+
+class _Hold:
+    """How long each control has been held (within HOLD_BAND) and at a rail (within RAIL of 0 or 1)."""
+
+    def __init__(self, controls: int, now: float) -> None:
+        self._need = min(HELD_CONTROLS, controls)
+        self._low = np.full(controls, np.inf)
+        self._high = np.full(controls, -np.inf)
+        self._held_since = np.full(controls, now)
+        self._rail_since = np.full(controls, now)
+
+    def restart(self, now: float) -> None:
+        self._low[:] = np.inf
+        self._high[:] = -np.inf
+        self._held_since[:] = now
+        self._rail_since[:] = now
+
+    def update(self, now: float, controls: np.ndarray, limit: float) -> bool:
+        """Note a played event; True if a hold or a rail has lasted `limit` seconds."""
+        np.minimum(self._low, controls, out=self._low)
+        np.maximum(self._high, controls, out=self._high)
+        moved = self._high - self._low > HOLD_BAND
+        if moved.any():  # a new band starts at the value that left the old one
+            self._low[moved] = self._high[moved] = controls[moved]
+            self._held_since[moved] = now
+        off_rail = (controls > RAIL) & (controls < 1.0 - RAIL)
+        self._rail_since[off_rail] = now
+        held = np.count_nonzero(now - self._held_since >= limit) >= self._need
+        return bool(held or np.any(now - self._rail_since >= limit))

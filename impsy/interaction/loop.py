@@ -48,6 +48,7 @@ def settings_from(config: Config) -> Settings:
         mode=config.interaction.mode,
         threshold=config.interaction.threshold,
         input_thru=config.interaction.input_thru,
+        reseed=config.interaction.reseed,
         timescale=config.model.timescale,
         sigmatemp=config.model.sigmatemp,
         pitemp=config.model.pitemp,

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 # Our exports carry this signature; original IMPSY exports are read by tensor names or position.
 SIGNATURE = "step"
 INPUT, STATE, PARAMS, STATE_OUT = "x", "state", "params", "state_out"
+_SCALE32 = np.float32(SCALE)  # multiplying a float32 tensor by a float32 scalar skips a conversion
 
 _INTERPRETERS = (
     "ai_edge_litert.interpreter",
@@ -119,13 +120,48 @@ class LiteRTModel:
         self.info = self._read_info(path, layout)
         self.dimension = self.info.dimension
         self._sampler = Sampler(self.dimension, self.info.mixtures, seed)
+        self.sample = self._sampler.sample  # one Python call fewer per event than the method below
+        self._bind_tensors()
+        self.reset()
+
+    def _bind_tensors(self) -> None:
+        """Numpy views onto the interpreter's own tensors, written and read in place.
+
+        This is the innermost loop of a live performance: no set_tensor/get_tensor copies,
+        no allocations. A view stays valid until the tensors are allocated again, which only
+        __init__ does. The interpreter's invoke() refuses to run while such views exist (a
+        guard against views held across a resize), so the wrapped C++ Invoke is called directly.
+        Graph inputs and outputs are never shared with other tensors in the arena, so the
+        state input still holds what was copied into it when the next step comes.
+        Interpreters without that wrapped Invoke get the plain set/get path.
+        """
+        interpreter = self._interpreter
+        raw = getattr(getattr(interpreter, "_interpreter", None), "Invoke", None)
+        self._fast = callable(raw) and callable(getattr(interpreter, "tensor", None))
+        if self._fast:
+            try:
+                self._x = interpreter.tensor(self._x_index)().reshape(-1)
+                self._params = interpreter.tensor(self._params_index)().reshape(-1)
+                self._states = [
+                    (interpreter.tensor(i)(), interpreter.tensor(o)()) for i, o in self._state_pairs
+                ]
+            except ValueError:  # an output the converter left unallocated until invoke (Keras files)
+                self._x = self._params = self._states = None
+                self._fast = False
+        if self._fast:
+            self._invoke = raw
+            self._params.flags.writeable = False  # callers read the model's output, never write it
+        else:
+            self._bind_tensors_plain()
+
+    def _bind_tensors_plain(self) -> None:
+        """The interpreter's set_tensor/invoke/get_tensor, copying every tensor in and out."""
+        self._fast = False
+        self._invoke = self._interpreter.invoke
         self._x_shape = tuple(self._input_shape(self._x_index))
         self._x = np.zeros(self.dimension, np.float32)
-        self._states = [np.zeros(self._input_shape(i), np.float32) for i, _ in self._state_pairs]
-        # Cache bound methods: this is the innermost loop of a live performance.
-        self._set = interpreter.set_tensor
-        self._get = interpreter.get_tensor
-        self._invoke = interpreter.invoke
+        self._states = [(np.zeros(self._input_shape(i), np.float32), o) for i, o in self._state_pairs]
+        self._params = None
 
     def _input_shape(self, index: int) -> list[int]:
         for detail in self._interpreter.get_input_details():
@@ -205,14 +241,25 @@ class LiteRTModel:
         raise ModelError(f"tensor {index} is not an output")
 
     def step(self, x: np.ndarray) -> np.ndarray:
-        """Feed one event [dt, x1..xn] (data units); return the next event's mixture parameters."""
-        np.multiply(x, SCALE, out=self._x, casting="unsafe")
-        self._set(self._x_index, self._x.reshape(self._x_shape))
-        for (index, _), state in zip(self._state_pairs, self._states, strict=True):
-            self._set(index, state)
+        """Feed one event [dt, x1..xn] (data units); return the next event's mixture parameters.
+
+        The parameters are a read-only view of the model's output: valid until the next step.
+        """
+        xin = self._x
+        xin[:] = x  # to float32, then scaled in float32 (two quick calls; one with casting= is slower)
+        xin *= _SCALE32
+        if self._fast:
+            self._invoke()
+            for state_in, state_out in self._states:
+                state_in[...] = state_out  # the state the next step starts from
+            return self._params
+        interpreter = self._interpreter
+        interpreter.set_tensor(self._x_index, xin.reshape(self._x_shape))
+        for index, (state, _) in zip((i for i, _ in self._state_pairs), self._states, strict=True):
+            interpreter.set_tensor(index, state)
         self._invoke()
-        self._states = [self._get(out) for _, out in self._state_pairs]
-        return self._get(self._params_index).reshape(-1)
+        self._states = [(interpreter.get_tensor(out), out) for _, out in self._state_pairs]
+        return interpreter.get_tensor(self._params_index).reshape(-1)
 
     def sample(self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01) -> np.ndarray:
         """Draw the next event [dt, x1..xn] from mixture parameters."""
@@ -220,5 +267,5 @@ class LiteRTModel:
 
     def reset(self) -> None:
         """Forget the performance so far: zero the LSTM state."""
-        for state in self._states:
+        for state, _ in self._states:
             state[...] = 0.0

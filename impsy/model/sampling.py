@@ -34,27 +34,84 @@ def choose_component(logits: list[float], pitemp: float, u: float) -> int:
 
 
 class Sampler:
-    """Samples gestures for one network shape with its own random generator."""
+    """Samples gestures for one network shape with its own random generator.
+
+    This is the innermost loop of a live performance, and for one small event numpy's
+    per-call overhead is most of the cost, so the arithmetic is done on Python floats and
+    random numbers are drawn in blocks of BLOCK: uniforms for the component choice, standard
+    normals for the spread (kept scaled by sqrt(sigmatemp) / SCALE for the temperature in use).
+    """
+
+    BLOCK = 256
 
     def __init__(self, dimension: int, mixtures: int, seed: int | None = None) -> None:
         self.dimension = dimension
         self.mixtures = mixtures
         self.rng = np.random.default_rng(seed)
-        self._kd = mixtures * dimension
+        kd = mixtures * dimension
+        self._logits = slice(2 * kd, 2 * kd + mixtures)
+        self._means = [slice(k * dimension, (k + 1) * dimension) for k in range(mixtures)]
+        self._sigmas = [slice(kd + k * dimension, kd + (k + 1) * dimension) for k in range(mixtures)]
+        self._u: list[float] = []  # uniforms not yet used
+        self._raw = np.empty((0, dimension))  # a block of standard normals, used by row
+        self._z: list[list[float]] = []  # the same rows x sqrt(sigmatemp) / SCALE
+        self._zi = 0
+        self._z_temp = math.nan  # the sigma temperature self._z is scaled for
+
+    def _normals(self, sigmatemp: float) -> list[float]:
+        """The next row of standard normals, scaled by sqrt(sigmatemp) / SCALE."""
+        if self._zi >= len(self._raw):
+            self._raw = self.rng.standard_normal((self.BLOCK, self.dimension))
+            self._zi, self._z_temp = 0, math.nan
+        if sigmatemp != self._z_temp:  # a new block, or the temperature changed live
+            self._z = (self._raw * (math.sqrt(sigmatemp) / SCALE)).tolist()
+            self._z_temp = sigmatemp
+        self._zi += 1
+        return self._z[self._zi - 1]
 
     def sample(self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01) -> np.ndarray:
-        """Return [dt, x1..xn] in data units: dt MIN_DT to MAX_DT seconds, controls in [0, 1]."""
-        d, kd = self.dimension, self._kd
-        k = choose_component(params[2 * kd : 2 * kd + self.mixtures].tolist(), pitemp, self.rng.random())
-        out = params[k * d : (k + 1) * d].astype(np.float64)
+        """Return [dt, x1..xn] in data units: dt MIN_DT to MAX_DT seconds, controls in [0, 1].
+
+        Whatever the parameters and temperatures, an event is finite and playable: an infinite
+        dt was an event due never (battle mode silent for good), and stepping the model on it
+        filled its state with NaN. The comparisons below are written so that NaN fails them.
+        """
+        if not self._u:
+            self._u = self.rng.random(self.BLOCK).tolist()
+        # The component: choose_component's inverse-CDF draw, inlined (a call costs more than it).
+        logits = params[self._logits].tolist()
+        u = self._u.pop()
+        top = max(logits)
+        if pitemp <= MIN_PITEMP:
+            k = logits.index(top)
+        else:
+            if pitemp == 1.0:
+                weights = [math.exp(v - top) for v in logits]
+            else:
+                weights = [math.exp((v - top) / pitemp) for v in logits]
+            threshold = u * sum(weights)
+            running = 0.0
+            k = len(weights) - 1
+            for i, w in enumerate(weights):
+                running += w
+                if threshold < running:
+                    k = i
+                    break
+        means = params[self._means[k]].tolist()
         if sigmatemp > 0:
-            sigma = params[kd + k * d : kd + (k + 1) * d].astype(np.float64)  # float32 overflows
-            out += sigma * math.sqrt(sigmatemp) * self.rng.standard_normal(d)
-        out /= SCALE
-        # Whatever the parameters and temperatures, an event is finite and playable: an infinite
-        # dt was an event due never (battle mode silent for good), and stepping the model on it
-        # filled its state with NaN. So dt is MIN_DT to MAX_DT, controls are 0 to 1, NaN is 0.
-        np.nan_to_num(out, copy=False, nan=0.0)
-        out[0] = min(max(out[0], MIN_DT), MAX_DT)
-        np.clip(out[1:], 0.0, 1.0, out=out[1:])
-        return out
+            if sigmatemp == self._z_temp and self._zi < self.BLOCK:
+                z = self._z[self._zi]
+                self._zi += 1
+            else:
+                z = self._normals(sigmatemp)
+            sigmas = params[self._sigmas[k]].tolist()
+            dt = means[0] / SCALE + sigmas[0] * z[0]
+            out = [
+                0.0 if not (v := m / SCALE + s * n) >= 0.0 else 1.0 if v > 1.0 else v
+                for m, s, n in zip(means, sigmas, z, strict=False)
+            ]
+        else:
+            dt = means[0] / SCALE
+            out = [0.0 if not (v := m / SCALE) >= 0.0 else 1.0 if v > 1.0 else v for m in means]
+        out[0] = MIN_DT if not dt > MIN_DT else MAX_DT if dt > MAX_DT else dt
+        return np.array(out)

@@ -253,7 +253,7 @@ def wizard_text(c: WizardChoices) -> str:
         f"dimension = {c.dimension}             # {c.dimension - 1} controls plus the time between events",
         f"file = {toml_string(model_file)}" + ("" if model_file else '   # "" plays random gestures'),
         f"size = {toml_string(c.size)}",
-        "sigmatemp = 0.01",
+        "sigmatemp = 0.5",
         "pitemp = 1",
         "timescale = 1",
     ]

@@ -244,3 +244,49 @@ def test_a_stalled_loop_does_not_burst_to_catch_up():
     assert len(plays(core.on_timer(5.014))) == 1
     assert core.next_deadline() == pytest.approx(5.02)
     assert MAX_LATENESS > 0.004
+
+
+def test_a_long_hold_starts_the_model_afresh_from_the_performers_last_gestures():
+    # The scripted controls creep up by 0.001 an event: held within 0.05 for 5 s at a time.
+    class Recording(ScriptedModel):
+        def reset(self):
+            super().reset()
+            self.reset_at = len(self.fed)
+
+    model = Recording(dt=0.1)
+    core = Core(model, Settings(mode="battle", reseed=1.0), now=0.0)
+    core.on_input(0.0, np.array([0.2, 0.3]))  # battle only logs the performer...
+    core.on_input(0.05, np.array([0.4, 0.5]))
+    assert len(model.fed) == 1  # ...and plays from silence: no conditioning on them
+    run_until(core, 0.0, 1.15)  # played at 0.1, 0.2 ... 1.1 s
+    assert core.reseeds == 1 and model.resets == 1
+    primed = [f.tolist() for f in model.fed[model.reset_at : model.reset_at + 2]]
+    assert primed == [[0.0, 0.2, 0.3], [0.05, 0.4, 0.5]]  # their gestures, then on from its forecast
+    run_until(core, 1.15, 2.25)  # held again for a second since
+    assert core.reseeds == 2 and core.state()["reseeds"] == 2
+
+
+def test_a_control_pinned_to_a_rail_starts_the_model_afresh():
+    class Pinned(ScriptedModel):
+        def sample(self, params, pitemp=1.0, sigmatemp=0.01):
+            out = super().sample(params)
+            out[1] = 0.01 if self._count < 1000 else 0.5  # one control at 0, the other moving widely
+            out[2] = (self._count % 10) / 10
+            return out
+
+        def reset(self):
+            super().reset()
+            self.reset_at = len(self.fed)
+
+    model = Pinned(dt=0.1)
+    core = Core(model, Settings(mode="battle", reseed=2.0), now=0.0)
+    run_until(core, 0.0, 2.15)
+    assert core.reseeds == 1 and model.resets == 1
+    assert model.fed[model.reset_at].tolist() == [0.0, 0.0, 0.0]  # no performer heard: from silence
+
+
+def test_no_reseeding_unless_asked_for():
+    model = ScriptedModel(dt=0.1)
+    core = Core(model, Settings(mode="battle"), now=0.0)
+    run_until(core, 0.0, 30.0)
+    assert core.reseeds == 0 and model.resets == 0

@@ -73,3 +73,30 @@ def test_reset_forgets_the_performance():
     assert not np.allclose(first, second)  # the state carried over
     model.reset()
     assert np.allclose(model.step(x), first)
+
+
+def test_in_place_tensors_predict_as_the_copying_path():
+    # step() writes and reads the interpreter's tensors in place; the set/get path is the reference.
+    fast, plain = load_model(SHIPPED_9D, seed=1), load_model(SHIPPED_9D, seed=1)
+    plain._bind_tensors_plain()
+    assert fast._fast and not plain._fast
+    x = np.zeros(9)
+    for _ in range(200):
+        params = fast.step(x)
+        np.testing.assert_array_equal(params, plain.step(x))
+        assert not params.flags.writeable  # the model's own output: read, never written
+        x = fast.sample(params, 1.0, 0.5)
+    fast.reset()
+    plain.reset()
+    np.testing.assert_array_equal(fast.step(x), plain.step(x))
+
+
+def test_same_seed_plays_the_same_solo():
+    runs = []
+    for _ in range(2):
+        model, x, out = load_model(SHIPPED_9D, seed=7), np.zeros(9), []
+        for i in range(600):  # past two blocks of pre-drawn random numbers, temperatures changed live
+            x = model.sample(model.step(x), 1.0 if i < 300 else 0.5, 0.01 if i < 400 else 0.2)
+            out.append(x)
+        runs.append(np.array(out))
+    np.testing.assert_array_equal(*runs)
