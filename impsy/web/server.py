@@ -104,6 +104,17 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     bound_malloc()  # before any thread starts
+    # SIGTERM is handled from before the port is bound: the port accepts connections as soon as
+    # it listens, and a stop asked for then must still end the way any stop does.
+    server = None
+    stopping = threading.Event()
+
+    def stop(signum, frame) -> None:
+        stopping.set()
+        if server is not None:
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
     ui = build(args)
     server_class = IPv6PooledWSGIServer if ":" in args.host else PooledWSGIServer
     try:
@@ -116,11 +127,6 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     ui.link.start()
-
-    def stop(signum, frame) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
     shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host
     log.info(
         "IMPSY web UI on http://%s:%d (folder %s); listening for `impsy run` on 127.0.0.1:%d",
@@ -131,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
     )
     notify("READY=1")
     try:
-        server.serve_forever(poll_interval=0.5)
+        if not stopping.is_set():
+            server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
         pass
     finally:
