@@ -2,8 +2,8 @@
 
 - latency: /interface in -> /impsy out in polyphony mode, one message at a time
 - start: from launching the process to its first prediction (battle mode plays at once)
-(both at timescale 1e-4, so a reply's scheduled delay is microseconds and what remains is
-IMPSY's own work)
+(both at timescale 0.001, the smallest a config allows, and sigma temperature 0.01, so a
+reply's scheduled delay is tens of µs and what remains is IMPSY's own work)
 - idle CPU: useronly mode, no input, over 10 s
 - peak RSS: the process's high-water mark after all of the above
 - latency again while `impsy-train` trains beside it at the lowest priority (nice 19, idle
@@ -155,16 +155,18 @@ def main() -> None:
     args = parser.parse_args()
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        # Timescale 1e-4 throughout: the model's own predicted delays shrink to microseconds, so
+        # Timescale 0.001 (the smallest allowed) throughout: the predicted delays shrink to µs, so
         # what is measured is IMPSY's work (the first event is otherwise its first dt late).
         # The model inside the working folder, so that `impsy webui` accepts its config too.
         (Path(tmp) / "models").mkdir()
         shutil.copy(MODEL_9D, Path(tmp) / "models" / MODEL_9D.name)
-        run = Impsy(Path(tmp), mode="battle", timescale=1e-4, wait=False, model=f"models/{MODEL_9D.name}")
+        run = Impsy(Path(tmp), mode="battle", timescale=0.001, wait=False, model=f"models/{MODEL_9D.name}")
         run.client.next("/impsy")
         figures["start_to_first_s"] = time.monotonic() - run.started
 
         run.send("/impsy/mode", "polyphony", port=run.command_port)
+        # The default 0.5 samples a few long pauses, each a reply held back by its dt x 0.001.
+        run.send("/impsy/sigmatemp", 0.01, port=run.command_port)
         time.sleep(0.5)
         run.client.drain()
         ms = round_trips(run, args.messages)
