@@ -316,6 +316,18 @@ def wait_until_serving(process: subprocess.Popen, port: int, deadline: float = 6
     raise AssertionError("the web UI did not start listening")
 
 
+def served_folder(root: Path) -> Path:
+    """A working folder with CONFIG_4D on UDP ports of its own, for a real `impsy webui`."""
+    for name in ("logs", "datasets", "models"):
+        (root / name).mkdir(parents=True)
+    ports = {p: str(free_port(socket.SOCK_DGRAM)) for p in ("4001", "4002", "6000")}
+    text = CONFIG_4D
+    for old, new in ports.items():
+        text = text.replace(old, new)
+    (root / "config.toml").write_text(text)
+    return root
+
+
 def start_webui(workdir: Path, port: int, *args: str, env: dict | None = None) -> subprocess.Popen:
     process = subprocess.Popen(
         [*webui_command(), "--host", "127.0.0.1", "--port", str(port), "--workdir", str(workdir), *args],

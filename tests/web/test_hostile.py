@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from web.helpers import CONFIG_4D, free_port, start_webui, stop
+from web.helpers import free_port, served_folder, start_webui, stop
 
 from impsy.web.httpserver import HEAD_TIMEOUT
 from impsy.web.passwords import write_password_hash
@@ -28,14 +28,7 @@ def memory_kb(pid: int) -> dict[str, int]:
 
 @pytest.fixture
 def webui(tmp_path):
-    root = tmp_path / "impsy"
-    for name in ("logs", "datasets", "models"):
-        (root / name).mkdir(parents=True)
-    ports = {p: str(free_port(socket.SOCK_DGRAM)) for p in ("4001", "4002", "6000")}
-    text = CONFIG_4D
-    for old, new in ports.items():
-        text = text.replace(old, new)
-    (root / "config.toml").write_text(text)
+    root = served_folder(tmp_path / "impsy")
     write_password_hash(root / ".webui" / "password", "sesame")
     port = free_port()
     process = start_webui(root, port)

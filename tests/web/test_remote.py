@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import gesture, write_log
 from impsy_train.remote import NeedPassword, Remote, RemoteError, pull, push
-from web.helpers import CONFIG_4D, free_port, start_webui, stop
+from web.helpers import free_port, served_folder, start_webui, stop
 
 from impsy.web.passwords import write_password_hash
 
@@ -22,14 +21,7 @@ from impsy.web.passwords import write_password_hash
 @pytest.fixture
 def instrument(tmp_path: Path):
     """A working folder with two logs, served by a real web UI; yields (url, folder, marker of restarts)."""
-    root = tmp_path / "instrument"
-    for name in ("logs", "datasets", "models"):
-        (root / name).mkdir(parents=True)
-    ports = {p: str(free_port(socket.SOCK_DGRAM)) for p in ("4001", "4002", "6000")}
-    text = CONFIG_4D
-    for old, new in ports.items():
-        text = text.replace(old, new)
-    (root / "config.toml").write_text(text)
+    root = served_folder(tmp_path / "instrument")
     for hour in (10, 11):
         write_log(root / "logs", 4, datetime(2026, 1, 31, hour), [gesture(30, 3)])
     marker = tmp_path / "restarted"
