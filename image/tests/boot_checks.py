@@ -379,8 +379,9 @@ def check_users_day(vm: VM, report: Report) -> None:
         capture_output=True, timeout=120, check=False,
     )  # fmt: skip
     checked = vm.ssh("bash -lc 'impsy check-config ~/impsy/config.toml'", timeout=120)
-    listed = http_get(vm.web, "/models")
-    in_web = bool(listed) and name in listed[1]
+    # The Models page describes each model it lists; under software emulation on a busy host the
+    # first look can outlast http_get's 10 s, so it is asked again for up to a minute.
+    in_web = bool(wait_for(lambda: (listed := http_get(vm.web, "/models")) and name in listed[1], 60, vm, 3))
     verdict = (checked.stdout + checked.stderr).decode().strip().splitlines()[-1:] or ["no output"]
     report.check(
         "user's day: copy a model over",
