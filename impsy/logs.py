@@ -1,7 +1,10 @@
 """Performance logs in the original IMPSY format: one CSV file per run.
 
-File name: ``YYYY-MM-DDTHH-MM-SS-{D}d-mdrnn.log``. Row: ``ISO-timestamp,source,x1,...,xn``
-where source is ``interface`` (the performer) or ``rnn`` (the model) and n = D - 1.
+File name: ``YYYY-MM-DDTHH-MM-SS-{D}d-mdrnn.log``, the local time the run started, or
+``YYYY-MM-DDTHH-MM-SS_N-{D}d-mdrnn.log`` (N = 2, 3, ...) when that name is already taken: a Pi
+has no real-time clock, so after a power cut its clock restarts from the last saved time and
+names repeat. Row: ``ISO-timestamp,source,x1,...,xn`` where source is ``interface`` (the
+performer) or ``rnn`` (the model) and n = D - 1.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-LOG_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(\d+)d-mdrnn\.log$")
+# Groups: 1 the start time, 2 the dimension (the counter is not a group: callers index these).
+LOG_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})(?:_(?:[2-9]|[1-9]\d+))?-(\d+)d-mdrnn\.log$")
 INTERFACE, RNN = "interface", "rnn"
 LOG_RETRY = 10.0  # seconds between attempts to log again after the disk failed
 
@@ -34,15 +38,21 @@ def log_dimension(path: str | Path) -> int | None:
     return int(match.group(2)) if match else None
 
 
+def _log_order(path: Path) -> tuple[str, int]:
+    """Start time, then counter (..._10-... after ..._9-...)."""
+    counter = re.match(r"^.{19}_(\d+)-", path.name)
+    return path.name[:19], int(counter.group(1)) if counter else 1
+
+
 def find_logs(log_dir: str | Path, dimension: int | None = None) -> list[Path]:
-    """Log files in a folder, oldest first, optionally only those of one dimension."""
+    """Log files in a folder by start time then counter, optionally only those of one dimension."""
     folder = Path(log_dir)
     if not folder.is_dir():
         return []
     found = [p for p in folder.iterdir() if p.is_file() and log_dimension(p) is not None]
     if dimension is not None:
         found = [p for p in found if log_dimension(p) == dimension]
-    return sorted(found, key=lambda p: p.name)
+    return sorted(found, key=_log_order)
 
 
 @dataclass
@@ -131,6 +141,10 @@ def format_row(when: datetime, source: str, values: Iterable[float]) -> str:
 class LogWriter:
     """Appends rows to a new log file, each written straight through to the OS.
 
+    The file is always new: it is created with O_EXCL, and if its name is taken (two runs in
+    one second, or a clock that stepped back after a power cut) a counter is added, so a new
+    performance never goes into an older one's file.
+
     One os.write per row on an O_APPEND descriptor: if the process is killed, at most the
     row being written is lost, and nothing already written is ever truncated. A disk that
     fails (full, read-only, removed) is reported, never raised: the performance goes on
@@ -146,7 +160,9 @@ class LogWriter:
     ) -> None:
         started = started or datetime.now()
         self.dimension = dimension
-        self.path = Path(log_dir) / f"{started.strftime('%Y-%m-%dT%H-%M-%S')}-{dimension}d-mdrnn.log"
+        self._stamp = started.strftime("%Y-%m-%dT%H-%M-%S")
+        self.path = self._named(1, Path(log_dir))
+        self._created = False  # the file is ours once created; later opens append to it
         self.rows = 0
         self.failed = 0
         self._fd: int | None = None
@@ -156,11 +172,26 @@ class LogWriter:
         self._cut_row = False  # a failed write left part of a row in the file
         self._open()
 
+    def _named(self, counter: int, folder: Path) -> Path:
+        suffix = f"_{counter}" if counter > 1 else ""
+        return folder / f"{self._stamp}{suffix}-{self.dimension}d-mdrnn.log"
+
     def _open(self) -> bool:
+        # 0o666: the umask decides, so the services' group-writable umask reaches logs too.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # 0o666: the umask decides, so the services' group-writable umask reaches logs too.
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+            if self._created:
+                self._fd = os.open(self.path, flags, 0o666)
+            else:
+                counter = 1
+                while self._fd is None:
+                    try:
+                        self._fd = os.open(self.path, flags | os.O_EXCL, 0o666)
+                    except FileExistsError:
+                        counter += 1
+                        self.path = self._named(counter, self.path.parent)
+                self._created = True
             if self._cut_row:  # end the partial row, which readers then skip as malformed
                 os.write(self._fd, b"\n")
                 self._cut_row = False

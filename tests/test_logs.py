@@ -94,13 +94,55 @@ def test_sigkill_loses_nothing_already_written(tmp_path):
     assert len(rows) == 1000 and rows[-1].endswith(",interface,0.999,0.5")
 
 
-def test_appending_never_truncates(tmp_path):
+def test_a_new_performance_never_goes_into_an_existing_log(tmp_path):
     started = datetime(2020, 1, 1)
+    with LogWriter(tmp_path, 3, started) as first:
+        first.write("interface", [0.1, 0.2])
+    with LogWriter(tmp_path, 3, started) as second:  # same second, same name: a new file
+        second.write("interface", [0.3, 0.4])
+    assert first.path.read_text().count("\n") == 1 and second.path.read_text().count("\n") == 1
+    assert second.path.name == "2020-01-01T00-00-00_2-3d-mdrnn.log"
+    assert log_dimension(second.path) == 3
+
+
+def test_a_clock_that_stepped_back_after_a_power_cut_gets_a_fresh_name(tmp_path):
+    # Before the cut: runs at 12:00:00 (and its _2) and later; after it the clock restarts
+    # from the last saved time and names come round again.
+    before = datetime(2026, 6, 1, 12, 0, 0)
+    for _ in range(2):
+        with LogWriter(tmp_path, 9, before) as w:
+            w.write("interface", [0.5] * 8)
+    kept = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    after = LogWriter(tmp_path, 9, before)
+    after.write("rnn", [0.25] * 8)
+    after.close()
+    assert after.path.name == "2026-06-01T12-00-00_3-9d-mdrnn.log"
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p != after.path} == kept
+    assert read_log(after.path, source="rnn").events == 1
+
+
+def test_a_name_taken_by_anything_is_skipped(tmp_path):
+    started = datetime(2020, 1, 1)
+    (tmp_path / "2020-01-01T00-00-00-3d-mdrnn.log").mkdir()  # not even a file
+    os.symlink(tmp_path / "nowhere", tmp_path / "2020-01-01T00-00-00_2-3d-mdrnn.log")
     with LogWriter(tmp_path, 3, started) as w:
-        w.write("interface", [0.1, 0.2])
-    with LogWriter(tmp_path, 3, started) as w:  # same second, same name: appended, not replaced
-        w.write("interface", [0.3, 0.4])
-    assert len(w.path.read_text().splitlines()) == 2
+        assert w.write("interface", [0.1, 0.2])
+    assert w.path.name == "2020-01-01T00-00-00_3-3d-mdrnn.log"
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_logs_sort_by_start_then_counter(tmp_path):
+    started = datetime(2020, 1, 1)
+    paths = []
+    for _ in range(11):
+        with LogWriter(tmp_path, 3, started) as w:
+            paths.append(w.path)
+    (tmp_path / "2020-01-01T00-00-01-3d-mdrnn.log").touch()
+    assert find_logs(tmp_path) == [*paths, tmp_path / "2020-01-01T00-00-01-3d-mdrnn.log"]
+    assert paths[-1].name == "2020-01-01T00-00-00_11-3d-mdrnn.log"
+    # Names IMPSY never writes stay out: no counter 0 or 1, no leading zero.
+    for name in ("2020-01-01T00-00-00_1-3d-mdrnn.log", "2020-01-01T00-00-00_02-3d-mdrnn.log"):
+        assert log_dimension(name) is None
 
 
 class FakeClock:
