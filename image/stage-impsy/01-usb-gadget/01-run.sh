@@ -3,18 +3,6 @@
 # the names the laptop finds it by (impsypi.local, _http._tcp, _osc._udp).
 set -euo pipefail
 
-# The USB port in peripheral mode. Raspberry Pi OS keeps config.txt on the boot
-# partition; a root without one (the emulated test) skips this and gets its
-# device controller another way.
-config_txt="${ROOTFS_DIR}/boot/firmware/config.txt"
-if [ -f "${config_txt}" ]; then
-	if ! grep -q '^dtoverlay=dwc2,dr_mode=peripheral' "${config_txt}"; then
-		printf '\n[all]\n# IMPSY: USB Ethernet to the laptop (Zero 2 W: the port marked USB)\ndtoverlay=dwc2,dr_mode=peripheral\n' >>"${config_txt}"
-	fi
-else
-	echo "no ${config_txt}: not a Raspberry Pi root, dwc2 overlay left out"
-fi
-
 install -m 755 files/impsy-usb-gadget "${ROOTFS_DIR}/opt/impsy/bin/"
 # NetworkManager ignores keyfiles that others can read.
 install -m 600 files/impsy-usb.nmconnection "${ROOTFS_DIR}/etc/NetworkManager/system-connections/"
