@@ -14,18 +14,13 @@ for group in audio dialout gpio; do
 	fi
 done
 
-# gpiozero's pin library, from the Raspberry Pi archive (plain Debian, as in the
-# emulated test, has none; gpiozero then reports no pin factory if [gpio] is used).
-if compgen -G "/etc/apt/sources.list.d/raspi.*" >/dev/null; then
-	apt-get install -y --no-install-recommends python3-lgpio
-fi
-
-# The runtime, offline from the wheels built on the build host. System site
-# packages let gpiozero find the distribution's lgpio on Raspberry Pi OS.
+# The runtime, offline from the wheels built on the build host, with lgpio (gpiozero's
+# pin library, as a wheel). No system site packages: Raspberry Pi OS has its own older
+# gpiozero, which pip would take as installed and the runtime would then import.
 rm -rf /opt/impsy/venv
-python3 -m venv --system-site-packages /opt/impsy/venv
+python3 -m venv /opt/impsy/venv
 /opt/impsy/venv/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \
-	--find-links /var/cache/impsy-wheels impsy
+	--find-links /var/cache/impsy-wheels impsy lgpio
 rm -rf /var/cache/impsy-wheels
 /opt/impsy/venv/bin/impsy --version
 
