@@ -36,6 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from udp_harness import MODEL_9D, Impsy
 from web.helpers import free_port, start_webui, stop
 
+from impsy.web.lowpriority import lowpriority_command
+from impsy.web.trainer import MEMORY_CAP_MB
+
 TARGETS = {"latency_p50_ms": None, "latency_p99_ms": 2.0, "start_to_first_s": 1.0,
            "idle_cpu_pct": 2.0, "peak_rss_mb": 80.0,
            "training_beside_p50_ms": None, "training_beside_p99_ms": 2.0, "monitor_p99_without_ms": None,
@@ -67,22 +70,14 @@ def round_trips(run: Impsy, messages: int) -> np.ndarray:
     return np.array(latencies) * 1000
 
 
-def lowest_priority() -> None:
-    """In the child: nice 19 and the idle I/O class (ioprio_set, as `ionice -c 3`)."""
-    os.nice(19)
-    import ctypes
-
-    idle_class = 3 << 13
-    ctypes.CDLL(None, use_errno=True).syscall(251 if os.uname().machine == "x86_64" else 30, 1, 0, idle_class)
-
-
 def training_beside(folder: Path) -> subprocess.Popen:
     """`impsy-train train` on the real logs (or generated ones where they are not), for long enough."""
     logs = DATA if DATA.is_dir() else make_logs(folder / "logs")
     command = [sys.executable, "-m", "impsy_train.cli", "train", "-D", "9", "--epochs", "200",
                "--logs", str(logs), "--models", str(folder / "models")]  # fmt: skip
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             preexec_fn=lowest_priority)  # fmt: skip
+    # As the web UI runs it on a laptop: nice 19, the idle I/O class, its memory cap.
+    child = subprocess.Popen(lowpriority_command(command, MEMORY_CAP_MB), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
     for line in child.stdout:  # measure once it is into its epochs, not while it reads the logs
         if line.startswith("training"):
             break

@@ -80,7 +80,6 @@ def finetune(
     settings: TrainSettings = FINE_TUNING, progress: Progress | None = None,
 ) -> TrainResult:  # fmt: skip
     """Fine-tune the model in `tflite` on tonight's logs, replaying the older ones."""
-    # (fit trains the weights it is given in place: `start` ends as the last epoch's.)
     start = load_start(tflite)
     size = size_name(start.layers, start.units) or f"{start.layers}x{start.units}"
     settings = replace(settings, size=size, residual=start.residual)
@@ -101,7 +100,6 @@ def finetune(
         return chunk_batches(learn + sample_events(replay, budget, rng), settings.seq_len,
                              settings.batch_size, rng)  # fmt: skip
 
-    start_nll = heldout_nll(start, score)
     result = fit(start, epoch, lambda w: heldout_nll(w, score), settings, progress, score_start=True)
     if result.best_epoch == 0:
         raise TrainingError(
@@ -111,7 +109,7 @@ def finetune(
     return TrainResult.of(
         result, settings, start.dimension, score, [p.name for p in tonight.new],
         train_events=usable_events(learn, 1) + min(budget, sum(len(p) for p in replay)),
-        max_gap=max_gap, started_from=tflite.name, start_nll=start_nll,
+        max_gap=max_gap, started_from=tflite.name, start_nll=result.start_loss,
     )  # fmt: skip
 
 

@@ -114,6 +114,7 @@ class Fit:
     history: dict[str, list[float]]
     best_epoch: int  # 0: the weights it started from
     best_loss: float
+    start_loss: float | None  # the starting weights' score, with score_start
     stopped: str
     seconds: float
     cpu_seconds: float  # this process's CPU time: what the run costs on an otherwise idle core
@@ -143,9 +144,10 @@ def fit(
         average = Average(params, settings.average_decay, ramp=not score_start)
     steps = 0
     history: dict[str, list[float]] = {"loss": [], "val_loss": []}
-    best, best_epoch, best_loss = None, 0, math.inf
+    best, best_epoch, best_loss, start_loss = None, 0, math.inf, None
     if score_start:
         best, best_loss = weights.with_arrays([a.copy() for a in params]), validate(weights)
+        start_loss = best_loss
     stopped = "completed"
     started, cpu_started = time.perf_counter(), time.process_time()
     interrupt = Interrupt()
@@ -199,7 +201,7 @@ def fit(
         raise TrainingError("stopped before the first epoch ended: there is no model to save")
     if keep == "last" and history["val_loss"]:
         best, best_epoch, best_loss = candidate, len(history["val_loss"]), history["val_loss"][-1]
-    return Fit(best, history, best_epoch, best_loss, stopped, time.perf_counter() - started,
+    return Fit(best, history, best_epoch, best_loss, start_loss, stopped, time.perf_counter() - started,
                time.process_time() - cpu_started)  # fmt: skip
 
 
