@@ -176,6 +176,20 @@ def mixture(weights: Weights, hidden: np.ndarray, inputs: np.ndarray) -> Mixture
     return Mixture(mus, sigmas, raw_sigmas, log_pis)
 
 
+def component_scores(
+    mus: np.ndarray, sigmas: np.ndarray, log_pis: np.ndarray, targets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """z [N, K, D] of each target under each component, and log(pi_k N(target | mu_k, sigma_k))
+    [N, K]; the event's log-likelihood is the latter's logsumexp over K."""
+    z = (targets[:, None, :] - mus) / sigmas
+    return z, log_pis - 0.5 * (z * z + 2.0 * np.log(sigmas) + LOG_2PI).sum(axis=2)
+
+
+def logsumexp_rows(joint: np.ndarray) -> np.ndarray:
+    top = joint.max(axis=1, keepdims=True)
+    return top[:, 0] + np.log(np.exp(joint - top).sum(axis=1))
+
+
 def mixture_nll(
     head: Mixture, targets: np.ndarray, weight: np.ndarray, event_clip: float = 0.0
 ) -> tuple[float, np.ndarray]:
@@ -187,9 +201,7 @@ def mixture_nll(
     stream of events), one surprising event has a gradient millions of times the others',
     and would spend a whole batch's step on itself.
     """
-    z = (targets[:, None, :] - head.mus) / head.sigmas
-    log_sigmas = np.log(head.sigmas)
-    joint = head.log_pis - 0.5 * (z * z + 2.0 * log_sigmas + LOG_2PI).sum(axis=2)  # [N, K]
+    z, joint = component_scores(head.mus, head.sigmas, head.log_pis, targets)
     top = joint.max(axis=1, keepdims=True)
     total = np.exp(joint - top)
     norm = total.sum(axis=1, keepdims=True)
@@ -226,11 +238,8 @@ def event_nll(weights: Weights, inputs: np.ndarray, targets: np.ndarray) -> np.n
     from a zero state."""
     _, _, hidden = run_layers(weights, inputs)
     head = mixture(weights, hidden, inputs.reshape(len(hidden), -1))
-    flat = targets.reshape(len(hidden), -1)
-    z = (flat[:, None, :] - head.mus) / head.sigmas
-    joint = head.log_pis - 0.5 * (z * z + 2.0 * np.log(head.sigmas) + LOG_2PI).sum(axis=2)
-    top = joint.max(axis=1, keepdims=True)
-    return -(top[:, 0] + np.log(np.exp(joint - top).sum(axis=1))).reshape(targets.shape[:2])
+    _, joint = component_scores(head.mus, head.sigmas, head.log_pis, targets.reshape(len(hidden), -1))
+    return -logsumexp_rows(joint).reshape(targets.shape[:2])
 
 
 def loss_and_gradients(

@@ -21,7 +21,7 @@ from impsy import __version__ as impsy_version
 from impsy.cli import shipped
 from impsy.model import SCALE, ModelError, load_model, model_filename
 from impsy_train import __version__
-from impsy_train.network import LOG_2PI
+from impsy_train.network import component_scores, logsumexp_rows
 from impsy_train.training import TrainResult
 
 
@@ -40,11 +40,11 @@ def runtime_nll(tflite: Path, performances: list[np.ndarray]) -> float:
         model.reset()
         for event, target in pairwise(performance):
             params = model.step(event).astype(np.float64)
-            mus, sigmas = params[: k * d].reshape(k, d), params[k * d : 2 * k * d].reshape(k, d)
-            logits = params[2 * k * d :]
-            z = (target * SCALE - mus) / sigmas
-            joint = logits - np.logaddexp.reduce(logits) - 0.5 * (z * z + 2 * np.log(sigmas) + LOG_2PI).sum(1)
-            total -= float(np.logaddexp.reduce(joint))
+            mus, sigmas = params[: k * d].reshape(1, k, d), params[k * d : 2 * k * d].reshape(1, k, d)
+            logits = params[None, 2 * k * d :]
+            log_pis = logits - logsumexp_rows(logits)[:, None]
+            _, joint = component_scores(mus, sigmas, log_pis, target[None] * SCALE)
+            total -= float(logsumexp_rows(joint)[0])
             count += 1
     return total / count if count else math.nan
 
