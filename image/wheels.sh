@@ -19,6 +19,11 @@ mkdir -p "${out}"
 	--platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 \
 	--python-version "${pyver}" --implementation cp \
 	--find-links "${out}" --dest "${out}" "${out}"/impsy-*.whl "${out}"/impsy_train-*.whl
+# gpiozero's pin library for the venv. Its only aarch64 wheels are manylinux_2_34 (bookworm
+# has glibc 2.36) for Python 3.11 and 3.12; 0.0.0.2 is an empty placeholder.
+"${python}" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --no-deps \
+	--platform manylinux_2_34_aarch64 --python-version "${pyver}" --implementation cp \
+	--dest "${out}" "lgpio>=0.2.2"
 
 if compgen -G "${out}/tensorflow*" >/dev/null; then
 	echo "wheels.sh: TensorFlow must never reach the Pi" >&2

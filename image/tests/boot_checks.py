@@ -25,7 +25,7 @@ from pathlib import Path
 from train_checks import check_training
 
 HERE = Path(__file__).resolve().parent
-USB_ADDRESS = "169.254.1.1"
+USB_ADDRESS = "10.12.194.1"  # the Pi on the cable (impsy-usb.nmconnection)
 GUEST_CONFIG = "/srv/impsy/config.toml"
 
 
@@ -207,10 +207,12 @@ def run_checks(vm: VM, report: Report, args: argparse.Namespace) -> None:
     )  # fmt: skip
     check_hung_loop(vm, report)
 
+    check_first_sound(vm, report)
     check_osc(vm, report)
     check_usb(vm, report)
     check_instruments(vm, report)
     check_midi(vm, report)
+    check_gpio(vm, report)
 
     check_users_day(vm, report)
     check_training(vm, report, int(guest_config(vm, 'c["model"]["dimension"]') or 9), check_osc)
@@ -295,11 +297,22 @@ def check_osc(vm: VM, report: Report, name: str = "OSC in, /impsy out") -> None:
 
 
 def check_usb(vm: VM, report: Report) -> None:
-    """The USB Ethernet gadget (on the VM's dummy_hcd) up at 169.254.1.1 on the interface the
-    "laptop" chose, named by avahi; the laptop resolves impsypi.local and browses; and the
+    """The USB Ethernet gadget (on the VM's dummy_hcd) up at 10.12.194.1 on the interface the
+    "laptop" chose, named by avahi; the laptop, a stock NetworkManager, gets a DHCP lease,
+    resolves impsypi.local and browses; and the
     gadget shows Windows what it needs to load its own RNDIS driver."""
     state = wait_for(lambda: _usb_link(vm), 90, vm, 3)
     report.check("USB link up with its address", bool(state), state or _usb_raw(vm))
+    # Matched by the gadget's driver, not by name: a tethered phone is usbN on a Pi too.
+    profile = vm.ssh("nmcli -g match.driver,connection.interface-name,ipv4.method connection show impsy-usb")
+    link = state.split(":")[0] if state else "usb1"
+    driver = vm.ssh(f"nmcli -g GENERAL.DRIVER device show {link}").stdout.decode().strip()
+    shown = profile.stdout.decode().strip().replace("\n", " | ")
+    report.check(
+        "impsy-usb: by driver, DHCP for the laptop",
+        shown.startswith("g_ether |  | shared") and driver == "g_ether",
+        f"match.driver | interface-name | ipv4.method: {shown}; {link} driver {driver}",
+    )
 
     def announced() -> tuple[bool, bool]:
         browse = vm.ssh("avahi-browse -rptk _http._tcp; avahi-browse -rptk _osc._udp", timeout=60)
@@ -313,15 +326,30 @@ def check_usb(vm: VM, report: Report) -> None:
     http_ok, osc_ok = announced()
     report.check("avahi services", http_ok and osc_ok, f"_http._tcp:4000 {http_ok}, _osc._udp:6000 {osc_ok}")
 
-    resolved = vm.ssh("avahi-resolve -4 -n impsypi.local; avahi-resolve -a 169.254.1.1", timeout=30)
+    resolved = vm.ssh(f"avahi-resolve -4 -n impsypi.local; avahi-resolve -a {USB_ADDRESS}", timeout=30)
     report.check(
         "avahi registered the address", "impsypi.local" in resolved.stdout.decode(),
         resolved.stdout.decode().strip().replace("\n", "; ") or resolved.stderr.decode().strip(),
     )  # fmt: skip
 
+    lease = wait_for(lambda: laptop_lease(vm), 120, vm, 3)
+    options = dict(re.findall(r"^DHCP4\.OPTION\[\d+\]:\s*(\w+) = (.*)$", lease or "", re.M))
+    address = options.get("ip_address", "")
+    when = vm.ssh("journalctl -o short-monotonic --no-pager -q -u test-laptop | grep -m1 'new lease'")
+    stamp = re.match(r"\[\s*([\d.]+)\]", when.stdout.decode())
+    if stamp:
+        report.figures["kernel start to the laptop's DHCP lease"] = float(stamp[1])
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(options.items()) if k not in ("expiry", "next_server"))
+    report.check(
+        "laptop on the cable: a DHCP lease from a stock NetworkManager",
+        address.startswith("10.12.194.") and "routers" not in options and "domain_name_servers" not in options
+        and "ipv4.method: auto" in (lease or ""),
+        shown or (lease or "no lease").replace("\n", "; ")[-300:],
+    )  # fmt: skip
+
     vm.put(HERE / "guest" / "laptop.py", "/tmp/laptop.py")
     # The host side of the link was moved into netns "laptop" as it appeared (stage-lite).
-    script = "sudo ip netns exec laptop python3 /tmp/laptop.py 169.254.7.7 impsypi.local"
+    script = f"sudo ip netns exec laptop python3 /tmp/laptop.py {address or '0.0.0.0'} impsypi.local"
     laptop = vm.ssh(script, timeout=120)
     out = (laptop.stdout + laptop.stderr).decode().strip()
     web_ok = "http 200" in out
@@ -341,7 +369,10 @@ def check_usb(vm: VM, report: Report) -> None:
     vm.ssh("sudo systemctl restart test-laptop.service", timeout=240)
 
 
-GADGET_LINKS = ("usb0", "usb1")  # RNDIS, CDC ECM: the laptop's choice has the link
+def _gadget_links(vm: VM) -> list[str]:
+    """The Pi's gadget network interfaces (DEVTYPE=gadget), whatever they are named."""
+    out = vm.ssh("grep -l '^DEVTYPE=gadget$' /sys/class/net/*/uevent").stdout.decode()
+    return [line.split("/")[4] for line in out.split()]
 
 
 def _usb_raw(vm: VM) -> str:
@@ -355,13 +386,30 @@ def _usb_link(vm: VM) -> str | None:
         links = json.loads(out)
     except ValueError:
         return None
+    gadgets = _gadget_links(vm)
     for info in links:
-        if info.get("ifname") not in GADGET_LINKS:
+        if info.get("ifname") not in gadgets:
             continue
         addresses = [f"{a['local']}/{a['prefixlen']}" for a in info.get("addr_info", [])]
-        if info.get("operstate") == "UP" and f"{USB_ADDRESS}/16" in addresses:
+        if info.get("operstate") == "UP" and f"{USB_ADDRESS}/28" in addresses:
             return f"{info['ifname']}: {info['operstate']} {' '.join(addresses)}"
     return None
+
+
+def laptop_lease(vm: VM) -> str | None:
+    """What the laptop's own NetworkManager (netns "laptop", its own D-Bus) says about its
+    wired link, once it holds a DHCP lease."""
+    script = (
+        "pid=$(for p in $(ip netns pids laptop); do"
+        ' [ "$(cat /proc/$p/comm)" = NetworkManager ] && echo $p; done);'
+        ' [ -n "$pid" ] || exit 1; n() { nsenter -t "$pid" -m -n nmcli "$@"; };'
+        " dev=$(n -t -f DEVICE,TYPE device | awk -F: '$2 == \"ethernet\" {print $1; exit}');"
+        ' n -f GENERAL.DEVICE,GENERAL.DRIVER,GENERAL.CONNECTION,IP4.ADDRESS,DHCP4 device show "$dev";'
+        ' con=$(n -g GENERAL.CONNECTION device show "$dev");'
+        ' echo "ipv4.method: $(n -g ipv4.method connection show "$con")"'
+    )
+    out = vm.ssh(f"sudo bash -c {shlex.quote(script)}", timeout=60).stdout.decode()
+    return out if "ip_address = " in out else None
 
 
 def check_users_day(vm: VM, report: Report) -> None:
@@ -466,6 +514,55 @@ def check_midi(vm: VM, report: Report) -> None:
     done = vm.ssh(script, timeout=400)
     out = (done.stdout + done.stderr).decode().strip()
     report.check("MIDI through impsy run", done.returncode == 0, out.replace("\n", "; ")[-300:])
+
+    # The cable: the laptop (the host side of dummy_hcd) sees the gadget's USB MIDI device,
+    # plays into it, and IMPSY answers over it through its own side, the ALSA port f_midi.
+    done = vm.ssh(f"{script} cable", timeout=400)
+    out = (done.stdout + done.stderr).decode().strip()
+    report.check(
+        "USB MIDI on the cable: the laptop plays IMPSY", done.returncode == 0, out.replace("\n", "; ")[-500:]
+    )
+
+
+def check_gpio(vm: VM, report: Report) -> None:
+    """gpiozero's pin library in the venv, and the venv's own gpiozero, not the system's."""
+    program = (
+        "import sys, gpiozero, lgpio; from importlib.metadata import version;"
+        " from gpiozero.pins.lgpio import LGPIOFactory;"
+        " print(gpiozero.__file__, version('gpiozero'), lgpio.__file__, version('lgpio'));"
+        " h = lgpio.gpiochip_open(0); print('gpiochip0', lgpio.gpio_get_chip_info(h))"
+    )
+    done = vm.ssh(f"sudo -u impsy /opt/impsy/venv/bin/python -c {shlex.quote(program)}")
+    system = vm.ssh("python3 -c 'import gpiozero; print(gpiozero.__file__)'").stdout.decode().strip()
+    wheel = next(iter(sorted((HERE.parent / "work" / "wheels").glob("gpiozero-*.whl"))), None)
+    tested = wheel.name.split("-")[1] if wheel else "?"
+    out = (done.stdout + done.stderr).decode().strip()
+    first = out.splitlines()[0].split() if out else []
+    report.check(
+        "GPIO: lgpio and the tested gpiozero in the venv",
+        len(first) == 4 and all(f.startswith("/opt/impsy/venv/") for f in first[::2]) and first[1] == tested,
+        f"{out.replace(chr(10), '; ')[-300:]}; wheel shipped: gpiozero {tested}; "
+        f"system python3: {system or 'none'}",
+    )
+
+
+def check_first_sound(vm: VM, report: Report) -> None:
+    """A performer played from power-on (stage-lite's test-first-sound): when did IMPSY first
+    answer, and what stood before `impsy run` (systemd's critical chain)."""
+    answer = wait_for(lambda: vm.ssh("cat /run/test-first-sound").stdout.decode().strip(), 300, vm, 5)
+    show = vm.ssh("systemctl show impsy-run -p ExecMainStartTimestampMonotonic").stdout.decode()
+    started = int(show.strip().split("=", 1)[1] or 0) / 1e6 if "=" in show else 0.0
+    chain = vm.ssh("systemd-analyze critical-chain --no-pager impsy-run.service").stdout.decode()
+    chain = "; ".join(ln.strip(" └─│") for ln in chain.splitlines()[2:])
+    ok = bool(answer) and answer.replace(".", "", 1).isdigit()
+    if ok:
+        report.figures["kernel start to IMPSY's first answer (playing from power-on)"] = float(answer)
+        report.figures["kernel start to impsy run started"] = started
+    report.check(
+        "first sound from power-on", ok,
+        f"first /impsy answer {answer or 'never'} s after the kernel started; impsy run started at "
+        f"{started:.1f} s; critical chain: {chain[:400]}",
+    )  # fmt: skip
 
 
 def main() -> int:

@@ -14,20 +14,15 @@ for group in audio dialout gpio; do
 	fi
 done
 
-# gpiozero's pin library, from the Raspberry Pi archive (plain Debian, as in the
-# emulated test, has none; gpiozero then reports no pin factory if [gpio] is used).
-if compgen -G "/etc/apt/sources.list.d/raspi.*" >/dev/null; then
-	apt-get install -y --no-install-recommends python3-lgpio
-fi
-
-# The runtime and the trainer, offline from the wheels built on the build host, in
-# one venv: the trainer adds only flatbuffers and threadpoolctl to the runtime's numpy,
-# and `impsy run` never imports it. System site packages let gpiozero find the
-# distribution's lgpio on Raspberry Pi OS.
+# The runtime and the trainer, offline from the wheels built on the build host, in one
+# venv with lgpio (gpiozero's pin library, as a wheel). The trainer adds only flatbuffers
+# and threadpoolctl to the runtime's numpy, and `impsy run` never imports it. No system
+# site packages: Raspberry Pi OS has its own older gpiozero, which pip would take as
+# installed and the runtime would then import.
 rm -rf /opt/impsy/venv
-python3 -m venv --system-site-packages /opt/impsy/venv
+python3 -m venv /opt/impsy/venv
 /opt/impsy/venv/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \
-	--find-links /var/cache/impsy-wheels impsy impsy-train
+	--find-links /var/cache/impsy-wheels impsy impsy-train lgpio
 rm -rf /var/cache/impsy-wheels
 /opt/impsy/venv/bin/impsy --version
 /opt/impsy/venv/bin/impsy-train --version

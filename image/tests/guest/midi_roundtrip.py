@@ -1,10 +1,15 @@
 """Inside the VM: play a gesture into `impsy run` through the real ALSA sequencer and
 wait for IMPSY's answer. Run with the image's venv python (mido + python-rtmidi).
 
-Opens two rtmidi virtual ports, a "controller" (our output, IMPSY's input) and a
-"synth" (our input, IMPSY's output), adds a [midi] section naming them to the
-config, restarts impsy-run so it opens them, sends control changes, then prints
-the first message IMPSY plays. The config is restored afterwards.
+    midi_roundtrip.py CONFIG DIMENSION TIMEOUT [cable]
+
+By default it opens two rtmidi virtual ports, a "controller" (our output, IMPSY's input)
+and a "synth" (our input, IMPSY's output). With `cable` it plays the laptop instead: the
+host side of the USB cable, where the gadget's MIDI function is a USB MIDI device named
+IMPSY, and IMPSY takes its input from and sends its output to its side of the cable,
+the ALSA port f_midi. Either way it adds a [midi] section naming the ports to the config,
+restarts impsy-run so it opens them, sends control changes, then prints the first
+messages IMPSY plays. The config is restored afterwards.
 """
 
 import shutil
@@ -15,17 +20,23 @@ import time
 import mido
 
 CONTROLLER, SYNTH = "impsy-test-controller", "impsy-test-synth"
+CABLE = "f_midi"  # the Pi's side of the gadget's MIDI function (its ALSA card's name)
 
 
-def midi_section(dimension: int) -> str:
+def midi_section(dimension: int, controller: str, synth: str) -> str:
     mapping = ", ".join(f'["control_change", 1, {cc}]' for cc in range(1, dimension))
     return (
         "\n[midi]\n"
-        f'in_device = ["{CONTROLLER}"]\n'
-        f'out_device = ["{SYNTH}"]\n'
-        f'input."{CONTROLLER}" = [{mapping}]\n'
-        f'output."{SYNTH}" = [{mapping}]\n'
+        f'in_device = ["{controller}"]\n'
+        f'out_device = ["{synth}"]\n'
+        f'input."{controller}" = [{mapping}]\n'
+        f'output."{synth}" = [{mapping}]\n'
     )
+
+
+def laptop_port(names: list[str]) -> str | None:
+    """The host side of the cable: the USB MIDI device the gadget's product string names."""
+    return next((n for n in names if n.startswith("IMPSY") and CABLE not in n), None)
 
 
 def restart_impsy_run() -> None:
@@ -34,15 +45,28 @@ def restart_impsy_run() -> None:
 
 def main() -> int:
     config, dimension, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    cable = sys.argv[4:] == ["cable"]
     backup = config + ".before-midi-test"
-    controller = mido.open_output(CONTROLLER, virtual=True, client_name="impsy-test")
-    synth = mido.open_input(SYNTH, virtual=True, client_name="impsy-test")
+    if cable:
+        with open("/proc/asound/cards") as cards:
+            print("laptop's sound cards:", " | ".join(ln.strip() for ln in cards if "]:" in ln), flush=True)
+        out_port, in_port = laptop_port(mido.get_output_names()), laptop_port(mido.get_input_names())
+        if not (out_port and in_port):
+            print("the laptop sees no USB MIDI device named IMPSY:", mido.get_input_names(), flush=True)
+            return 1
+        print(f"laptop plays into {out_port!r} and listens on {in_port!r}", flush=True)
+        controller, synth = mido.open_output(out_port), mido.open_input(in_port)
+        names = (CABLE, CABLE)
+    else:
+        controller = mido.open_output(CONTROLLER, virtual=True, client_name="impsy-test")
+        synth = mido.open_input(SYNTH, virtual=True, client_name="impsy-test")
+        names = (CONTROLLER, SYNTH)
     shutil.copyfile(config, backup)
     try:
         with open(config, "a") as f:
-            f.write(midi_section(dimension))
+            f.write(midi_section(dimension, *names))
         restart_impsy_run()
-        print("impsy-run restarted with", CONTROLLER, "->", SYNTH, flush=True)
+        print("impsy-run restarted with", names[0], "->", names[1], flush=True)
         time.sleep(2)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -56,7 +80,9 @@ def main() -> int:
             while time.monotonic() < pause_end:
                 message = synth.poll()
                 if message is not None:
-                    print("answer", message, flush=True)
+                    time.sleep(0.5)  # the rest of the answer's first gestures
+                    answer = [message, *synth.iter_pending()]
+                    print(f"answer ({len(answer)} messages):", "; ".join(map(str, answer[:6])), flush=True)
                     return 0
                 time.sleep(0.01)
         print("no answer from IMPSY on", SYNTH, flush=True)

@@ -21,7 +21,8 @@ from pathlib import Path
 
 VENDOR, PRODUCT = "1d6b", "0104"  # the gadget's ids (impsy-usb-gadget)
 USBDEVFS_CONTROL = 0xC0185500  # _IOWR('U', 0, struct usbdevfs_ctrltransfer), 64-bit
-NETNS, ADDRESS, PI = "windows", "169.254.8.8/16", "169.254.1.1"
+# Windows would ask the Pi by DHCP; a fixed address in its subnet proves the same link.
+NETNS, ADDRESS, PI = "windows", "10.12.194.14/28", "10.12.194.1"
 
 
 def gadget_device() -> Path:

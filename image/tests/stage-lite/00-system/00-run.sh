@@ -9,6 +9,8 @@ printf '/dev/vda\t/\text4\tdefaults,noatime\t0\t1\n' >"${ROOTFS_DIR}/etc/fstab"
 
 on_chroot <<CHROOT
 apt-get update -qq
+# Raspberry Pi OS Lite has a system gpiozero: the image's venv must not import it.
+apt-get install -y -qq --no-install-recommends python3-gpiozero >/dev/null
 if ! id -u "${FIRST_USER_NAME}" >/dev/null 2>&1; then
 	adduser --disabled-password --gecos "" "${FIRST_USER_NAME}"
 fi
@@ -40,6 +42,7 @@ chmod 440 "${ROOTFS_DIR}/etc/sudoers.d/010-test-nopasswd"
 # The other end of the USB cable is a laptop, not part of the Pi: move the host side
 # of the VM's dummy_hcd link (cdc_ether or rndis_host) into its own network namespace
 # "laptop" before avahi starts, or avahi would hear itself on both ends and rename the Pi.
+# There a stock NetworkManager asks for an address by DHCP, as a laptop does.
 install -m 755 files/test-laptop "${ROOTFS_DIR}/usr/local/sbin/test-laptop"
 cat >"${ROOTFS_DIR}/etc/systemd/system/test-laptop.service" <<'UNIT'
 [Unit]
@@ -48,8 +51,8 @@ After=systemd-modules-load.service systemd-udevd.service
 Before=avahi-daemon.service
 
 [Service]
-Type=oneshot
-RemainAfterExit=yes
+# Ready once the laptop's NetworkManager has forked.
+Type=forking
 TimeoutStartSec=180
 ExecStart=/usr/local/sbin/test-laptop
 
@@ -57,3 +60,20 @@ ExecStart=/usr/local/sbin/test-laptop
 WantedBy=multi-user.target
 UNIT
 on_chroot <<<"systemctl enable test-laptop.service"
+
+# A performer playing from power-on, to time IMPSY's first answer (boot_checks.py reads it).
+install -m 755 files/test-first-sound "${ROOTFS_DIR}/usr/local/sbin/test-first-sound"
+cat >"${ROOTFS_DIR}/etc/systemd/system/test-first-sound.service" <<'UNIT'
+[Unit]
+Description=TEST ONLY: play into IMPSY from power-on and time its first answer
+DefaultDependencies=no
+After=local-fs.target
+
+[Service]
+Type=simple
+ExecStart=/usr/local/sbin/test-first-sound
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+on_chroot <<<"systemctl enable test-first-sound.service"
