@@ -14,8 +14,8 @@ set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 work="${src}/image/work"
 PI_GEN_REPO="${PI_GEN_REPO:-https://github.com/RPi-Distro/pi-gen.git}"
-# Pinned: a Raspberry Pi OS bookworm arm64 release of pi-gen.
-PI_GEN_REF="${PI_GEN_REF:-2024-11-19-raspios-bookworm-arm64}"
+# Pinned in image/pi-gen-ref (the image test runs the same release): see docs/appliance.md.
+PI_GEN_REF="${PI_GEN_REF:-$(cat "${src}/image/pi-gen-ref")}"
 
 die() {
 	echo "build.sh: $*" >&2

@@ -213,6 +213,7 @@ def run_checks(vm: VM, report: Report, args: argparse.Namespace) -> None:
     check_instruments(vm, report)
     check_midi(vm, report)
     check_gpio(vm, report)
+    check_boot_files(vm, report)
 
     check_users_day(vm, report)
     check_training(vm, report, int(guest_config(vm, 'c["model"]["dimension"]') or 9), check_osc)
@@ -543,6 +544,21 @@ def check_gpio(vm: VM, report: Report) -> None:
         len(first) == 4 and all(f.startswith("/opt/impsy/venv/") for f in first[::2]) and first[1] == tested,
         f"{out.replace(chr(10), '; ')[-300:]}; wheel shipped: gpiozero {tested}; "
         f"system python3: {system or 'none'}",
+    )
+
+
+def check_boot_files(vm: VM, report: Report) -> None:
+    """pi-gen's stage1 config.txt and cmdline.txt as our stage left them (qemu reads neither:
+    tests/test_boot_config.py reads config.txt the way each board's firmware does)."""
+    config = vm.ssh("cat /boot/firmware/config.txt").stdout.decode()
+    cmdline = vm.ssh("cat /boot/firmware/cmdline.txt").stdout.decode()
+    ours = config[config.find("# IMPSY: USB") :].strip() if "# IMPSY: USB" in config else ""
+    report.check(
+        "boot files: per-board USB in config.txt, fsck.repair in cmdline.txt",
+        ours.endswith("[all]")
+        and "[pi02]\ndtoverlay=dwc2,dr_mode=otg" in ours
+        and "fsck.repair=yes" in cmdline,
+        ours.replace("\n", " ") or "no IMPSY section in config.txt",
     )
 
 

@@ -4,7 +4,10 @@
 set -euo pipefail
 
 tools=(debootstrap qemu-user-static qemu-system-arm binfmt-support shellcheck e2fsprogs
-	zstd xz-utils cpio rsync openssh-client sudo python3 python3-pip python3-venv systemd)
+	zstd xz-utils cpio rsync openssh-client sudo python3 python3-pip python3-venv systemd
+	# what pi-gen's build.sh checks for (its depends file)
+	quilt parted zerofree zip dosfstools libarchive-tools libcap2-bin curl xxd file git kmod bc
+	gpg pigz arch-test)
 missing=()
 for pkg in "${tools[@]}"; do
 	dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q "ok installed" || missing+=("${pkg}")

@@ -1,9 +1,11 @@
 #!/bin/bash
-# `make image-test`: lint the appliance layer, build an arm64 root with
-# image/stage-impsy through the pi-gen stand-in runner, boot it in qemu and check
-# it from the host. Runs unattended as root on a clean Debian machine (CI) and
-# installs its own host tools. Work and caches live in image/work/test/ and
-# image/work/cache/ (the debootstrapped base, reused between local runs).
+# `make image-test`: lint the appliance layer, build an arm64 root with pi-gen's own
+# build.sh and scripts (our Debian stand-in for its stages 0-2, then image/stage-impsy),
+# boot it in qemu and check it from the host. Runs unattended as root on a clean Debian
+# machine (CI) and installs its own host tools. Work and caches live in image/work/test/
+# and image/work/cache/ (the debootstrapped base, reused between local runs).
+# PI_GEN_SRC: a local copy of the pinned pi-gen release to use instead of cloning it
+# (default: ../shared/pi-gen/<release> beside the checkout, when there is one).
 set -euo pipefail
 
 src="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -25,19 +27,56 @@ step "lint: shellcheck, udev rules, sudoers"
 step "wheels for aarch64 Python 3.11"
 "${src}/image/wheels.sh" "${src}/image/work/wheels" >/dev/null
 
+# Nothing of a failed run may stay mounted in the work folder (rm -rf would follow a /dev bind).
+unmount_work() {
+	findmnt -rn -o TARGET | { grep -E "^${work}/" || true; } | sort -r | while read -r m; do
+		umount -l "${m}"
+	done
+}
+trap unmount_work EXIT
+
 # A throwaway login for this run: the build requires a key or a password, as for users.
-rm -rf "${work}"
+unmount_work
+rm -rf --one-file-system "${work}"
 mkdir -p "${work}" "${cache}"
 ssh-keygen -q -t ed25519 -N "" -C "impsy-image-test" -f "${work}/id_test"
 IMPSY_SSH_KEY="$(cat "${work}/id_test.pub")"
 IMPSY_PASSWORD="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 export IMPSY_SSH_KEY IMPSY_PASSWORD IMPSY_USER=musician IMPSY_PUBKEY_ONLY=1
 export IMPSY_SRC="${src}" IMPSY_WHEELS="${src}/image/work/wheels" IMPSY_TEST_CACHE="${cache}"
-export WORK_DIR="${work}/pigen" STAGE_LIST="${here}/stage-lite ${src}/image/stage-impsy"
+export WORK_DIR="${work}/pigen"
 
-step "stages: ${STAGE_LIST}"
-(cd "${work}" && "${here}/pigen-run.sh" -c "${src}/image/config")
-rootfs="$(cat "${WORK_DIR}/rootfs-path")"
+# pi-gen at the release image/build.sh pins, unmodified.
+ref="$(cat "${src}/image/pi-gen-ref")"
+pigen="${work}/pi-gen"
+PI_GEN_SRC="${PI_GEN_SRC:-$(realpath -m "${src}/../shared/pi-gen/${ref}")}"
+if [ -d "${PI_GEN_SRC}" ]; then
+	cp -a "${PI_GEN_SRC}/." "${pigen}/"
+else
+	git clone --quiet --depth 1 --branch "${ref}" https://github.com/RPi-Distro/pi-gen.git "${pigen}"
+fi
+# What stands in for stages 0-2 (the Raspberry Pi archive is out of reach): a Debian root,
+# with pi-gen's own stage1 boot files (config.txt, cmdline.txt), which need no archive.
+cp -a "${here}/stage-lite" "${work}/stage-lite"
+ln -s "${pigen}/stage1/00-boot-files" "${work}/stage-lite/00-boot-files"
+# What stands in for pi-gen's export-image: its sub-stages that run here, and a prerun.sh
+# that copies the root into a directory instead of a card image. Left out: the card image
+# itself (prerun.sh: loop partitions and a vfat mount, which this kernel lacks),
+# 01-user-rename (userconf-pi is in the Raspberry Pi archive only; the rename is off
+# anyway), 04-set-partuuid (reads the card image's disk id) and 05-finalise (initramfs,
+# zerofree and compression of the card image).
+export_lite="${work}/export-lite"
+mkdir -p "${export_lite}"
+cp "${here}/export-lite/prerun.sh" "${export_lite}/"
+for sub in 00-allow-rerun 02-set-sources 03-network; do
+	ln -s "${pigen}/export-image/${sub}" "${export_lite}/${sub}"
+done
+export STAGE_LIST="${work}/stage-lite ${src}/image/stage-impsy" EXPORT_CONFIG_DIR="${export_lite}"
+
+# SETFCAP=1: the path where pi-gen's on_chroot runs capsh with $CAPSH_ARG unset.
+step "pi-gen ${ref} build.sh: ${STAGE_LIST}, then ${export_lite}"
+(cd "${pigen}" && GIT_HASH="${ref}" SETFCAP=1 ./build.sh -c "${src}/image/config")
+rootfs="${WORK_DIR}/export-lite/rootfs"
 
 step "lint: systemd-analyze verify against the built root, NetworkManager rule order"
 "${here}/lint.sh" root "${rootfs}"

@@ -24,3 +24,6 @@ else
 	# Older bases are dead weight.
 	find "${cache_dir}" -name 'base-*.tar.zst' ! -path "${cache}" -delete
 fi
+# pi-gen's on_chroot brings no DNS: its stage0 root keeps the build host's resolv.conf from
+# debootstrap, and export-image's 03-network replaces it.
+cp /etc/resolv.conf "${ROOTFS_DIR}/etc/resolv.conf"

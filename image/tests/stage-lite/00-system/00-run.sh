@@ -1,7 +1,8 @@
 #!/bin/bash
 # TEST ONLY: what pi-gen's stage1/stage2 do that our stage relies on: hostname, the
 # first user (password, SSH key), SSH on, root locked, an fstab for the VM's disk.
-set -euo pipefail
+# No -u: pi-gen's on_chroot expands $CAPSH_ARG, which is unset when SETFCAP=1.
+set -eo pipefail
 
 echo "${TARGET_HOSTNAME}" >"${ROOTFS_DIR}/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "${TARGET_HOSTNAME}" >"${ROOTFS_DIR}/etc/hosts"

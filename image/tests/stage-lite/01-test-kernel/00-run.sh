@@ -2,7 +2,8 @@
 # TEST ONLY: Debian's arm64 kernel and modules for qemu's virt machine, unpacked
 # (not installed: its postinst would run mkinitramfs, over 10 minutes under
 # emulation; the harness builds a tiny initrd instead), and busybox for that initrd.
-set -euo pipefail
+# No -u: pi-gen's on_chroot expands $CAPSH_ARG, which is unset when SETFCAP=1.
+set -eo pipefail
 
 debs="${WORK_DIR}/test-debs"
 rm -rf "${debs}" "${ROOTFS_DIR}/tmp/test-debs"
