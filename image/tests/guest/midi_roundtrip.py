@@ -85,7 +85,7 @@ def main() -> int:
                     print(f"answer ({len(answer)} messages):", "; ".join(map(str, answer[:6])), flush=True)
                     return 0
                 time.sleep(0.01)
-        print("no answer from IMPSY on", SYNTH, flush=True)
+        print("no answer from IMPSY on", names[1], flush=True)
         return 1
     finally:
         shutil.copyfile(backup, config)
