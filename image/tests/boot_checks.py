@@ -340,7 +340,9 @@ def check_usb(vm: VM, report: Report) -> None:
     stamp = re.match(r"\[\s*([\d.]+)\]", when.stdout.decode())
     if stamp:
         report.figures["kernel start to the laptop's DHCP lease"] = float(stamp[1])
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(options.items()) if k not in ("expiry", "next_server"))
+    # What the Pi's DHCP server sent (not what the laptop asked for).
+    sent = {k: v for k, v in options.items() if not k.startswith(("requested_", "expiry", "next_server"))}
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(sent.items()))
     report.check(
         "laptop on the cable: a DHCP lease from a stock NetworkManager",
         address.startswith("10.12.194.") and "routers" not in options and "domain_name_servers" not in options
@@ -549,7 +551,7 @@ def check_gpio(vm: VM, report: Report) -> None:
     report.check(
         "GPIO: lgpio and the tested gpiozero in the venv",
         len(first) == 4 and all(f.startswith("/opt/impsy/venv/") for f in first[::2]) and first[1] == tested,
-        f"{out.replace(chr(10), '; ')[-300:]}; wheel shipped: gpiozero {tested}; "
+        f"{'; '.join(out.splitlines()[:1] + out.splitlines()[1:][-1:])}; wheel shipped: gpiozero {tested}; "
         f"system python3: {system or 'none'}",
     )
 
