@@ -533,7 +533,8 @@ def check_midi(vm: VM, report: Report) -> None:
 
 
 def check_gpio(vm: VM, report: Report) -> None:
-    """gpiozero's pin library in the venv, and the venv's own gpiozero, not the system's."""
+    """gpiozero's pin library in the venv, and the venv's own gpiozero, not the system's; lgpio
+    opens the VM's GPIO chip (qemu's PL061) as user impsy, through group gpio."""
     program = (
         "import sys, gpiozero, lgpio; from importlib.metadata import version;"
         " from gpiozero.pins.lgpio import LGPIOFactory;"
@@ -550,7 +551,10 @@ def check_gpio(vm: VM, report: Report) -> None:
     first = out.splitlines()[0].split() if out else []
     report.check(
         "GPIO: lgpio and the tested gpiozero in the venv",
-        len(first) == 4 and all(f.startswith("/opt/impsy/venv/") for f in first[::2]) and first[1] == tested,
+        len(first) == 4
+        and all(f.startswith("/opt/impsy/venv/") for f in first[::2])
+        and first[1] == tested
+        and "gpiochip0" in out,
         f"{'; '.join(out.splitlines()[:1] + out.splitlines()[1:][-1:])}; wheel shipped: gpiozero {tested}; "
         f"system python3: {system or 'none'}",
     )

@@ -36,6 +36,12 @@ if [ "${PUBKEY_ONLY_SSH}" = 1 ]; then
 	printf 'PasswordAuthentication no\n' >"${ROOTFS_DIR}/etc/ssh/sshd_config.d/10-pubkey-only.conf"
 fi
 
+# Raspberry Pi OS gives group gpio the GPIO chips (raspberrypi-sys-mods' udev rules); our
+# stage adds user impsy to that group, and the GPIO check opens the VM's PL061 chip as impsy.
+on_chroot <<<"getent group gpio >/dev/null || groupadd --system gpio"
+printf 'SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"\n' \
+	>"${ROOTFS_DIR}/etc/udev/rules.d/99-test-gpio.rules"
+
 # The harness drives the VM through sudo over SSH (modprobe, journalctl).
 echo "${FIRST_USER_NAME} ALL=(ALL) NOPASSWD: ALL" >"${ROOTFS_DIR}/etc/sudoers.d/010-test-nopasswd"
 chmod 440 "${ROOTFS_DIR}/etc/sudoers.d/010-test-nopasswd"
