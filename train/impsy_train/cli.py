@@ -81,6 +81,8 @@ def run_train(args: argparse.Namespace) -> int:
         seq_len=args.seq_len,
         learning_rate=args.learning_rate,
         seed=args.seed,
+        dequantise={"auto": None, "on": True, "off": False}[args.dequantise],
+        dequantise_width=args.dequantise_width,
     )
     if warning := size_warning(dataset.dimension, settings.size, len(dataset.events)):
         print(f"  warning: {warning}")
@@ -236,6 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--seed", type=int, default=defaults.seed, help="random seed: same data and seed, same split"
+    )
+    train.add_argument(
+        "--dequantise",
+        choices=["auto", "on", "off"],
+        default="off",
+        help="spread control values recorded on a grid (7-bit MIDI) over their grid cells while "
+        "training; auto: when the logs are on a grid. Off by default: see docs/training.md "
+        "(default: %(default)s)",
+    )
+    train.add_argument(
+        "--dequantise-width",
+        type=float,
+        default=defaults.dequantise_width,
+        help="how much of a grid cell to spread over, 0-1 (default: %(default)s)",
     )
     train.add_argument(
         "--allow-pickle",

@@ -33,4 +33,8 @@ class TrainSettings:
     event_clip: float = 10.0  # no event's gradient longer than 10x the median's (network.mixture_nll)
     average_decay: float = 0.99  # 0 keeps the last step's weights
     validation_fraction: float = 0.1
+    # Spread controls recorded on a grid (7-bit MIDI) over their grid cells each batch (windows.
+    # dequantised); None: when the training data are on a grid. Records the choice once resolved.
+    dequantise: bool | None = False
+    dequantise_width: float = 1.0  # of a grid cell: 1 spreads a value over its whole cell
     seed: int = 0
