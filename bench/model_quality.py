@@ -12,6 +12,7 @@ is the negative log-likelihood per event in the network's scaled units (lower is
   the last epoch's weights, pauses as logged, Adam at 1e-3.
 - ours: impsy-train's defaults (TrainSettings), pauses capped at 5 s as `impsy dataset` does.
 - dequantised: ours with `--dequantise on` (controls spread over their grid cells in training).
+- mixtures10: ours with `--mixtures 10` (10 Gaussian components instead of 5).
 
 Each result is appended to a JSON-lines file as it comes, so recipes and dimensions can run
 as separate processes (two at a time on two cores) and the table be printed at the end:
@@ -120,7 +121,16 @@ def train_dequantised(train_logs: list[Path], dimension: int, seed: int) -> tupl
     return train_ours(train_logs, dimension, seed, dequantise=True)
 
 
-RECIPES = {"original": train_original, "ours": train_ours, "dequantised": train_dequantised}
+def train_mixtures10(train_logs: list[Path], dimension: int, seed: int) -> tuple[object, dict]:
+    return train_ours(train_logs, dimension, seed, mixtures=10)
+
+
+RECIPES = {
+    "original": train_original,
+    "ours": train_ours,
+    "dequantised": train_dequantised,
+    "mixtures10": train_mixtures10,
+}
 
 
 def run(data: Path, dimension: int, folds: int, recipes: list[str], results: Path) -> None:

@@ -324,3 +324,16 @@ def test_the_report_records_dequantisation_and_the_grid(tmp_path, capsys):
     report = json.loads(next(models.glob("*.report.json")).read_text())
     assert report["training"]["settings"]["dequantise"] is True
     assert report["data"]["grid_levels"] == 127
+
+
+def test_the_number_of_mixture_components_is_a_setting_the_runtime_reads_from_the_file(make_logs, tmp_path):
+    logs = make_logs(dimension=3, performances=3, events=60)
+    models = tmp_path / "models"
+    argv = ["train", "-D", "3", "-M", "xxs", "--mixtures", "3", "--epochs", "1", "--seq-len", "10",
+            "--logs", str(logs), "--models", str(models)]  # fmt: skip
+    assert cli.main(argv) == 0
+    stem = models / "musicMDRNN-dim3-layers2-units16-mixtures3-scale10"
+    model = load_model(stem.with_suffix(".tflite"))
+    assert model.info.mixtures == 3
+    assert json.loads(stem.with_suffix(".report.json").read_text())["model"]["mixtures"] == 3
+    assert model.sample(model.step(np.zeros(3)), 1.0, 0.5, 0.9).shape == (3,)

@@ -74,6 +74,7 @@ def run_train(args: argparse.Namespace) -> int:
     dataset = load_training_data(args)
     settings = TrainSettings(
         size=args.modelsize,
+        mixtures=args.mixtures,
         epochs=args.epochs,
         batch_size=args.batchsize,
         early_stopping=args.earlystopping,
@@ -197,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "-M", "--modelsize", default="s", choices=list(SIZES), help="network size (default: s)"
+    )
+    train.add_argument(
+        "--mixtures",
+        type=int,
+        default=defaults.mixtures,
+        help="Gaussian components per prediction; the file name says how many (default: %(default)s)",
     )
     train.add_argument("--earlystopping", action="store_true", help="stop when validation stops improving")
     train.add_argument(

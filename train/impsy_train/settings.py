@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from impsy.model import MIXTURES
 from impsy_train.windows import SEQ_LEN
 
 
@@ -18,6 +19,7 @@ class TrainSettings:
     """
 
     size: str = "s"
+    mixtures: int = MIXTURES  # Gaussian components; the runtime reads the count from the file
     residual: bool = True  # means are offsets from the last event (see Weights)
     epochs: int = 40
     batch_size: int = 16

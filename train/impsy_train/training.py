@@ -273,7 +273,9 @@ def train(
             )
         weights = start.astype(np.float32)
     else:
-        weights = random_weights(dataset.dimension, layers, units, MIXTURES, settings.seed, settings.residual)
+        weights = random_weights(
+            dataset.dimension, layers, units, settings.mixtures, settings.seed, settings.residual
+        )
     train_events = usable_events(split.train, 1)
     warning = size_warning(dataset.dimension, settings.size, train_events)
     settings, levels = resolve_dequantise(settings, split.train)
