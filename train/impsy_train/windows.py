@@ -92,8 +92,8 @@ def dequantised(run: np.ndarray, levels: int, width: float, rng: np.random.Gener
     (width 1: anywhere in the cell of 1/levels centred on it); dt is left alone.
 
     Quantised targets let a Gaussian mixture win unbounded likelihood by shrinking a sigma onto
-    "this control stays exactly where it was"; spreading them over their cells caps that win,
-    so training spends itself on which controls move (issue 15: solos that never rest).
+    "this control stays exactly where it was"; spreading them over their cells caps that win
+    (at a cost in held-out NLL on quantised logs: see the README).
     """
     out = run.copy()
     out[:, 1:] += (rng.random(out[:, 1:].shape, dtype=np.float32) - 0.5) * np.float32(width / levels)
