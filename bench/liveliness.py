@@ -25,7 +25,7 @@ Figures (each solo's figure is averaged over seeds; the human figure over the he
 
 usage: python bench/liveliness.py [--models 9 4] [--seeds 3] [--minutes 10] [--hour] [--prime S]
                                   [--config configs/default.toml] [--sigmatemp S] [--pitemp P]
-                                  [--baseline]
+                                  [--reseed S] [--persistence P] [--baseline]
 Settings are those configs/default.toml gives a performance (temperatures and every runtime
 behaviour); --baseline also runs the issue's (sigma 0.01, pi 1, nothing else). --prime S plays
 callresponse instead: a performer plays S seconds (the start of a training log, a different one
@@ -296,7 +296,8 @@ def run(
     took = time.perf_counter() - started
     print(f"\n{dimension}d {model.name} {label}")
     print(
-        f"  sigmatemp {settings.sigmatemp:g}, pitemp {settings.pitemp:g}, reseed {settings.reseed:g} s,"
+        f"  sigmatemp {settings.sigmatemp:g}, pitemp {settings.pitemp:g},"
+        f" persistence {settings.persistence:g}, reseed {settings.reseed:g} s,"
         f" {seeds} seeds x {minutes:g} min"
         f"{' + a one-hour solo' if hour else ''} ({took:.0f} s); human: {len(logs)} held-out logs"
         f" ({', '.join(p.name[:19] for p in logs)})"
@@ -336,6 +337,7 @@ def main() -> None:
     parser.add_argument("--sigmatemp", type=float, help="instead of the config's")
     parser.add_argument("--pitemp", type=float, help="instead of the config's")
     parser.add_argument("--reseed", type=float, help="instead of the config's (seconds; 0: off)")
+    parser.add_argument("--persistence", type=float, help="instead of the config's (0: off)")
     parser.add_argument(
         "--prime",
         type=float,
@@ -346,11 +348,12 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true", help="also the issue's settings: sigma 0.01, pi 1")
     args = parser.parse_args()
     shipped = settings_from(load_config(args.config))
-    changes = {"sigmatemp": args.sigmatemp, "pitemp": args.pitemp, "reseed": args.reseed}
+    changes = {key: getattr(args, key) for key in ("sigmatemp", "pitemp", "reseed", "persistence")}
     shipped = dataclasses.replace(shipped, **{k: v for k, v in changes.items() if v is not None})
     runs = [(shipped, f"({args.config.name})")]
     if args.baseline:
-        runs.insert(0, (Settings(sigmatemp=0.01, pitemp=1.0), "(issue baseline: sigma 0.01, pi 1)"))
+        issue = Settings(sigmatemp=0.01, pitemp=1.0, persistence=0.0)
+        runs.insert(0, (issue, "(issue baseline: sigma 0.01, pi 1)"))
     models = [args.model] if args.model else [model_file(d) for d in args.models]
     for model in models:
         dimension = json.loads(model.with_suffix(".report.json").read_text())["model"]["dimension"]

@@ -11,6 +11,8 @@ is the negative log-likelihood per event in the network's scaled units (lower is
   batches of 100, the last 10% of windows for validation, early stopping with patience 10,
   the last epoch's weights, pauses as logged, Adam at 1e-3.
 - ours: impsy-train's defaults (TrainSettings), pauses capped at 5 s as `impsy dataset` does.
+- dequantised: ours with `--dequantise on` (controls spread over their grid cells in training).
+- mixtures10: ours with `--mixtures 10` (10 Gaussian components instead of 5).
 
 Each result is appended to a JSON-lines file as it comes, so recipes and dimensions can run
 as separate processes (two at a time on two cores) and the table be printed at the end:
@@ -101,9 +103,9 @@ def train_original(train_logs: list[Path], dimension: int, seed: int) -> tuple[o
     }  # fmt: skip
 
 
-def train_ours(train_logs: list[Path], dimension: int, seed: int) -> tuple[object, dict]:
+def train_ours(train_logs: list[Path], dimension: int, seed: int, **settings: object) -> tuple[object, dict]:
     dataset, _ = build_from_logs(train_logs, dimension, max_gap=DEFAULT_MAX_GAP)
-    result = train(dataset, TrainSettings(seed=seed), progress=show)
+    result = train(dataset, TrainSettings(seed=seed, **settings), progress=show)
     return result.weights, {
         "epochs": len(result.history["loss"]), "best_epoch": result.best_epoch, "seconds": result.seconds,
         "cpu_seconds": result.cpu_seconds,
@@ -115,7 +117,20 @@ def show(p: dict) -> None:
           file=sys.stderr, flush=True)  # fmt: skip
 
 
-RECIPES = {"original": train_original, "ours": train_ours}
+def train_dequantised(train_logs: list[Path], dimension: int, seed: int) -> tuple[object, dict]:
+    return train_ours(train_logs, dimension, seed, dequantise=True)
+
+
+def train_mixtures10(train_logs: list[Path], dimension: int, seed: int) -> tuple[object, dict]:
+    return train_ours(train_logs, dimension, seed, mixtures=10)
+
+
+RECIPES = {
+    "original": train_original,
+    "ours": train_ours,
+    "dequantised": train_dequantised,
+    "mixtures10": train_mixtures10,
+}
 
 
 def run(data: Path, dimension: int, folds: int, recipes: list[str], results: Path) -> None:

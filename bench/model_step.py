@@ -2,7 +2,7 @@
 
 Installs the runtime package alone (`pip install .`: no TensorFlow) into a fresh venv, then in
 a fresh process imports impsy, loads the shipped 9d model and runs 10,000 closed-loop steps
-(step, sample, feed the sample back) at the default temperatures, interleaved with 10,000 bare
+(step, sample, feed the sample back) at the default temperatures and persistence, interleaved with 10,000 bare
 LiteRT invokes of the same interpreter, printing each figure beside its target as a ratio;
 step_over_invoke is the closed-loop step's median over the bare invoke's.
 
@@ -43,6 +43,7 @@ from impsy.config import ModelConfig
 defaults = ModelConfig(dimension=model.dimension)  # the temperatures a config starts with
 sigmatemp = defaults.sigmatemp if {sigmatemp!r} is None else {sigmatemp!r}
 pitemp = defaults.pitemp if {pitemp!r} is None else {pitemp!r}
+persistence = defaults.persistence
 x = np.zeros(model.dimension)
 clock = time.perf_counter
 invoke = getattr(model, "_invoke", None) or model._interpreter.invoke  # raw, as the model calls it
@@ -53,7 +54,7 @@ bare = np.empty({steps})
 for r in range(0, {steps}, 100):
     for i in range(r, min(r + 100, {steps})):
         t0 = clock()
-        x = sample(step(x), pitemp, sigmatemp)
+        x = sample(step(x), pitemp, sigmatemp, persistence)
         times[i] = clock() - t0
     for i in range(r, min(r + 100, {steps})):
         t0 = clock()
@@ -68,7 +69,7 @@ print(json.dumps({{
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "import_and_load_s": loaded,
     "heavy_modules": heavy,
-    "temperatures": [sigmatemp, pitemp],
+    "temperatures": [sigmatemp, pitemp, persistence],
 }}))
 """
 
@@ -99,8 +100,8 @@ def main() -> None:
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"model: {args.model.name}, {args.steps} closed-loop steps, runtime-only venv")
     print(f"TensorFlow/Keras imported: {figures.pop('heavy_modules') or 'no'}")
-    sigmatemp, pitemp = figures.pop("temperatures")
-    print(f"  sigmatemp {sigmatemp:g}, pitemp {pitemp:g}")
+    sigmatemp, pitemp, persistence = figures.pop("temperatures")
+    print(f"  sigmatemp {sigmatemp:g}, pitemp {pitemp:g}, persistence {persistence:g}")
     print(f"  bare LiteRT invoke p50 {figures.pop('invoke_p50_us'):.1f} us (measured alongside)")
     for key, target in TARGETS.items():
         value = figures[key]

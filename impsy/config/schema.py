@@ -11,6 +11,7 @@ from impsy.config.settings import (
     DIMENSION_RANGE,
     FEEDBACK_THRESHOLD,
     MODES,
+    PERSISTENCE,
     PIN_FACTORIES,
     PITEMP,
     RESEED,
@@ -68,6 +69,7 @@ MODEL = {
     "size": Field(one_of(SIZES), "s"),
     "sigmatemp": Field(number(SIGMATEMP), example="sigmatemp = 0.5"),
     "pitemp": Field(number(PITEMP), example="pitemp = 1"),
+    "persistence": Field(number(PERSISTENCE), 0.97),
     "timescale": Field(number(TIMESCALE), example="timescale = 1"),
 }
 MIDI = {

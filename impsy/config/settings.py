@@ -33,6 +33,7 @@ THRESHOLD = Range(0, 60)  # seconds of stillness before the model answers
 RESEED = Range(0, 3600)  # seconds of a hold before the model playing alone starts afresh
 SIGMATEMP = Range(0, 10)  # beyond this the noise drowns every gesture
 PITEMP = Range(0, 100)  # beyond this every mixture component is as likely
+PERSISTENCE = Range(0, 0.999)  # 1 would keep one mixture component for good
 TIMESCALE = Range(0.001, 100)  # x1000 faster (MIN_INTERVAL bounds it anyway) to x100 slower
 FEEDBACK_THRESHOLD = Range(0, 1)  # seconds; a synth echoes within milliseconds
 LIVE_RANGES = {"sigmatemp": SIGMATEMP, "pitemp": PITEMP, "timescale": TIMESCALE}
@@ -61,6 +62,7 @@ class ModelConfig:
     sigmatemp: float = 0.5  # bench/liveliness.py: livelier solos than 0.01 (issue 15)
     pitemp: float = 1.0
     timescale: float = 1.0  # multiplies the predicted dt before playback
+    persistence: float = 0.97  # keep the last event's mixture component this often (bench/liveliness.py)
 
 
 @dataclass(frozen=True)

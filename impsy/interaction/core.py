@@ -78,6 +78,7 @@ class Settings:
     timescale: float = 1.0
     sigmatemp: float = 0.5
     pitemp: float = 1.0
+    persistence: float = 0.97  # how often the next event keeps the last one's mixture component
     paused: bool = False
     log_input: bool = True
     log_predictions: bool = False
@@ -270,7 +271,7 @@ class Core:
         if self._params is None:  # nothing heard yet: start from silence
             self._params = self.model.step(np.zeros(self.model.dimension))
         s = self.settings
-        return self.model.sample(self._params, s.pitemp, s.sigmatemp)
+        return self.model.sample(self._params, s.pitemp, s.sigmatemp, s.persistence)
 
     def _due(self, pending: _Pending) -> float:
         return max(pending.earliest, pending.after + float(pending.event[0]) * self.settings.timescale)

@@ -52,6 +52,7 @@ def settings_from(config: Config) -> Settings:
         timescale=config.model.timescale,
         sigmatemp=config.model.sigmatemp,
         pitemp=config.model.pitemp,
+        persistence=config.model.persistence,
         log_input=config.log_input,
         log_predictions=config.log_predictions,
     )

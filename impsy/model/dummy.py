@@ -32,9 +32,12 @@ class DummyModel:
         sigmas = np.full((k, d), 0.1 * SCALE)
         return np.concatenate([mus.ravel(), sigmas.ravel(), np.zeros(k)]).astype(np.float32)
 
-    def sample(self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01) -> np.ndarray:
+    def sample(
+        self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01, persistence: float = 0.0
+    ) -> np.ndarray:
         """Draw the next event [dt, x1..xn] from mixture parameters."""
-        return self._sampler.sample(params, pitemp, sigmatemp)
+        return self._sampler.sample(params, pitemp, sigmatemp, persistence)
 
     def reset(self) -> None:
-        """Nothing to forget."""
+        """Nothing to forget but the sampler's last component."""
+        self._sampler.forget()

@@ -261,11 +261,14 @@ class LiteRTModel:
         self._states = [(interpreter.get_tensor(out), out) for _, out in self._state_pairs]
         return interpreter.get_tensor(self._params_index).reshape(-1)
 
-    def sample(self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01) -> np.ndarray:
+    def sample(
+        self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01, persistence: float = 0.0
+    ) -> np.ndarray:
         """Draw the next event [dt, x1..xn] from mixture parameters."""
-        return self._sampler.sample(params, pitemp, sigmatemp)
+        return self._sampler.sample(params, pitemp, sigmatemp, persistence)
 
     def reset(self) -> None:
-        """Forget the performance so far: zero the LSTM state."""
+        """Forget the performance so far: zero the LSTM state, and the sampler's last component."""
         for state, _ in self._states:
             state[...] = 0.0
+        self._sampler.forget()

@@ -57,6 +57,7 @@ class Sampler:
         self._z: list[list[float]] = []  # the same rows x sqrt(sigmatemp) / SCALE
         self._zi = 0
         self._z_temp = math.nan  # the sigma temperature self._z is scaled for
+        self._k = -1  # the component of the last event, which `persistence` may keep; -1: none
 
     def _normals(self, sigmatemp: float) -> list[float]:
         """The next row of standard normals, scaled by sqrt(sigmatemp) / SCALE."""
@@ -69,8 +70,19 @@ class Sampler:
         self._zi += 1
         return self._z[self._zi - 1]
 
-    def sample(self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01) -> np.ndarray:
+    def forget(self) -> None:
+        """A new performance: no component to keep."""
+        self._k = -1
+
+    def sample(
+        self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01, persistence: float = 0.0
+    ) -> np.ndarray:
         """Return [dt, x1..xn] in data units: dt MIN_DT to MAX_DT seconds, controls in [0, 1].
+
+        With `persistence` p, the last event's mixture component is kept with probability p and
+        otherwise drawn afresh from the weights as usual: each component is still chosen as often
+        as the weights say, but in runs of 1 / (1 - p) events on average, as a player keeps at
+        one gesture for a while (the shipped networks' weights barely follow what was played).
 
         Whatever the parameters and temperatures, an event is finite and playable: an infinite
         dt was an event due never (battle mode silent for good), and stepping the model on it
@@ -78,25 +90,31 @@ class Sampler:
         """
         if not self._u:
             self._u = self.rng.random(self.BLOCK).tolist()
-        # The component: choose_component's inverse-CDF draw, inlined (a call costs more than it).
-        logits = params[self._logits].tolist()
         u = self._u.pop()
-        top = max(logits)
-        if pitemp <= MIN_PITEMP:
-            k = logits.index(top)
+        if persistence > 0.0 and u < persistence and self._k >= 0:
+            k = self._k
         else:
-            if pitemp == 1.0:
-                weights = [math.exp(v - top) for v in logits]
+            if persistence > 0.0:  # the same uniform, rescaled to [0, 1) again
+                u = (u - persistence) / (1.0 - persistence) if u >= persistence else u / persistence
+            # The component: choose_component's inverse-CDF draw, inlined (a call costs more than it).
+            logits = params[self._logits].tolist()
+            top = max(logits)
+            if pitemp <= MIN_PITEMP:
+                k = logits.index(top)
             else:
-                weights = [math.exp((v - top) / pitemp) for v in logits]
-            threshold = u * sum(weights)
-            running = 0.0
-            k = len(weights) - 1
-            for i, w in enumerate(weights):
-                running += w
-                if threshold < running:
-                    k = i
-                    break
+                if pitemp == 1.0:
+                    weights = [math.exp(v - top) for v in logits]
+                else:
+                    weights = [math.exp((v - top) / pitemp) for v in logits]
+                threshold = u * sum(weights)
+                running = 0.0
+                k = len(weights) - 1
+                for i, w in enumerate(weights):
+                    running += w
+                    if threshold < running:
+                        k = i
+                        break
+            self._k = k
         means = params[self._means[k]].tolist()
         if sigmatemp > 0:
             if sigmatemp == self._z_temp and self._zi < self.BLOCK:

@@ -22,7 +22,7 @@ class ScriptedModel:
         self.fed.append(np.array(x, dtype=float))
         return np.zeros(1)
 
-    def sample(self, params, pitemp=1.0, sigmatemp=0.01):
+    def sample(self, params, pitemp=1.0, sigmatemp=0.01, persistence=0.0):
         self._count += 1
         if self._count > self.limit:  # a runaway core fails the test instead of hanging it
             raise RuntimeError(f"more than {self.limit} samples")
@@ -268,7 +268,7 @@ def test_a_long_hold_starts_the_model_afresh_from_the_performers_last_gestures()
 
 def test_a_control_pinned_to_a_rail_starts_the_model_afresh():
     class Pinned(ScriptedModel):
-        def sample(self, params, pitemp=1.0, sigmatemp=0.01):
+        def sample(self, params, pitemp=1.0, sigmatemp=0.01, persistence=0.0):
             out = super().sample(params)
             out[1] = 0.01 if self._count < 1000 else 0.5  # one control at 0, the other moving widely
             out[2] = (self._count % 10) / 10

@@ -52,6 +52,33 @@ def test_component_frequencies_follow_the_weights():
     assert chi_square(counts, np.array([0.1, 0.2, 0.3, 0.3, 0.1])) < 18.5
 
 
+def test_persistence_keeps_components_in_runs_as_often_as_the_weights_say():
+    weights = np.array([0.1, 0.2, 0.3, 0.3, 0.1])
+    for persistence in (0.5, 0.9):
+        sampler = Sampler(D, K, seed=7)
+        draws = [sampler.sample(separated(), 1.0, 0.0, persistence) for _ in range(40000)]
+        chosen = np.array([component_of(x) for x in draws])
+        # Each event keeps the last component with probability p, else draws afresh (maybe the same one).
+        repeats = np.mean(chosen[1:] == chosen[:-1])
+        assert repeats == pytest.approx(persistence + (1 - persistence) * np.sum(weights**2), abs=0.01)
+        shares = np.bincount(chosen, minlength=K) / len(chosen)
+        assert shares == pytest.approx(weights, abs=0.03)  # runs, but each as often as before
+
+
+def test_no_persistence_draws_exactly_as_before_and_reset_forgets_the_component():
+    plain, explicit, kept = Sampler(D, K, seed=8), Sampler(D, K, seed=8), Sampler(D, K, seed=8)
+    for _ in range(500):
+        p = separated()
+        assert np.array_equal(plain.sample(p, 1.0, 0.5), explicit.sample(p, 1.0, 0.5, 0.0))
+    means, sigmas = separated()[: K * D].reshape(K, D), np.full((K, D), 0.1)
+    one_hot = params(means, sigmas, np.log([1e-9, 1e-9, 1, 1e-9, 1e-9]))
+    assert component_of(kept.sample(one_hot, 1.0, 0.0, 0.999)) == 2
+    other = params(means, sigmas, np.log([1, 1e-9, 1e-9, 1e-9, 1e-9]))
+    assert component_of(kept.sample(other, 1.0, 0.0, 0.999)) == 2  # kept, however unlikely it is now
+    kept.forget()
+    assert component_of(kept.sample(other, 1.0, 0.0, 0.999)) == 0  # a new performance draws afresh
+
+
 def test_pitemp_near_zero_picks_the_most_likely_component():
     sampler = Sampler(D, K, seed=2)
     p = separated()

@@ -232,3 +232,108 @@ def test_ctrl_c_on_the_real_command_saves_the_best_epoch_even_if_started_ignorin
     assert child.returncode == 0, out
     assert "interrupted after" in out
     assert (models / "musicMDRNN-dim3-layers2-units16-mixtures5-scale10.tflite").is_file()
+
+
+def quantised(rng: np.random.Generator, levels: int, n: int = 300, dimension: int = 4) -> np.ndarray:
+    """A performance whose controls are on a grid of 1/levels (as logs keep them: 6 decimals)."""
+    events = np.round(rng.integers(0, levels + 1, (n, dimension)) / levels, 6).astype(np.float32)
+    events[:, 0] = rng.uniform(0.01, 0.2, n)  # dt is never on a grid
+    return events
+
+
+@pytest.mark.parametrize("levels", [127, 128, 100])
+def test_the_grid_of_quantised_controls_is_found(levels):
+    from impsy_train.windows import quantisation_levels
+
+    rng = np.random.default_rng(0)
+    assert quantisation_levels([quantised(rng, levels), quantised(rng, levels)]) == levels
+
+
+def test_continuous_controls_and_switches_have_no_grid():
+    from impsy_train.windows import quantisation_levels
+
+    rng = np.random.default_rng(0)
+    continuous = rng.uniform(0, 1, (300, 4)).astype(np.float32)
+    assert quantisation_levels([continuous]) is None
+    # One stray continuous value among grid values is enough to find no grid.
+    almost = quantised(rng, 127)
+    almost[5, 2] = 0.123457
+    assert quantisation_levels([almost]) is None
+    switch = rng.integers(0, 2, (300, 4)).astype(np.float32)  # only 0 and 1: no grid to spread over
+    assert quantisation_levels([switch]) is None
+
+
+@pytest.mark.parametrize("width", [1.0, 0.5])
+def test_dequantised_values_stay_in_their_cells_and_dt_is_untouched(width):
+    from impsy_train.windows import dequantised
+
+    rng = np.random.default_rng(1)
+    run = quantised(rng, 127, n=2000)
+    out = dequantised(run, 127, width, rng)
+    moved = out[:, 1:] - run[:, 1:]
+    assert np.array_equal(out[:, 0], run[:, 0])
+    assert np.abs(moved).max() <= width * 0.5 / 127 + 1e-7
+    assert np.abs(moved).max() > width * 0.45 / 127  # spread over the whole cell, not a sliver
+    assert not np.shares_memory(out, run)
+
+
+def test_batches_are_dequantised_afresh_each_epoch_only_when_asked():
+    rng = np.random.default_rng(2)
+    performances = [quantised(rng, 127, n=60), quantised(rng, 127, n=45)]
+    plain = chunk_batches(performances, 10, 4, np.random.default_rng(0))
+    for inputs, _, mask in plain:
+        steps = inputs[mask > 0][:, 1:] * 127 / 10
+        assert np.allclose(steps, np.round(steps), atol=1e-3)
+    epochs = [chunk_batches(performances, 10, 4, np.random.default_rng(seed), 127) for seed in (0, 1)]
+    for batches in epochs:
+        for inputs, targets, mask in batches:
+            used = mask > 0
+            for values in (inputs[used][:, 1:] / 10, targets[used][:, 1:] / 10):
+                off = values * 127 - np.round(values * 127)
+                assert np.abs(off).max() <= 0.5 + 1e-3 and np.abs(off).max() > 0.3
+    first = np.concatenate([i[m > 0] for i, _, m in epochs[0]])
+    second = np.concatenate([i[m > 0] for i, _, m in epochs[1]])
+    assert not np.allclose(np.sort(first, axis=0), np.sort(second, axis=0))  # fresh noise each epoch
+
+
+def test_dequantise_auto_is_on_only_for_data_on_a_grid():
+    from impsy_train.training import TrainingError, resolve_dequantise
+
+    rng = np.random.default_rng(3)
+    on_grid = [quantised(rng, 127)]
+    continuous = [rng.uniform(0, 1, (300, 4)).astype(np.float32)]
+    auto = TrainSettings(dequantise=None)
+    assert resolve_dequantise(auto, on_grid) == (TrainSettings(dequantise=True), 127)
+    assert resolve_dequantise(auto, continuous) == (TrainSettings(dequantise=False), None)
+    off = TrainSettings(dequantise=False)
+    assert resolve_dequantise(off, on_grid) == (off, 127)
+    with pytest.raises(TrainingError, match="on no grid"):
+        resolve_dequantise(TrainSettings(dequantise=True), continuous)
+
+
+def test_the_report_records_dequantisation_and_the_grid(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    performances = [quantised(rng, 127, n=80, dimension=3) for _ in range(3)]
+    path = Dataset(3, np.concatenate(performances), [0, 80, 160], ["a.log", "b.log", "c.log"]).save(
+        tmp_path / "d.npz"
+    )
+    models = tmp_path / "models"
+    argv = ["train", "-D", "3", "-M", "xxs", "--epochs", "1", "--seq-len", "10", "--dataset", str(path),
+            "--models", str(models), "--dequantise", "auto"]  # fmt: skip
+    assert cli.main(argv) == 0, capsys.readouterr()
+    report = json.loads(next(models.glob("*.report.json")).read_text())
+    assert report["training"]["settings"]["dequantise"] is True
+    assert report["data"]["grid_levels"] == 127
+
+
+def test_the_number_of_mixture_components_is_a_setting_the_runtime_reads_from_the_file(make_logs, tmp_path):
+    logs = make_logs(dimension=3, performances=3, events=60)
+    models = tmp_path / "models"
+    argv = ["train", "-D", "3", "-M", "xxs", "--mixtures", "3", "--epochs", "1", "--seq-len", "10",
+            "--logs", str(logs), "--models", str(models)]  # fmt: skip
+    assert cli.main(argv) == 0
+    stem = models / "musicMDRNN-dim3-layers2-units16-mixtures3-scale10"
+    model = load_model(stem.with_suffix(".tflite"))
+    assert model.info.mixtures == 3
+    assert json.loads(stem.with_suffix(".report.json").read_text())["model"]["mixtures"] == 3
+    assert model.sample(model.step(np.zeros(3)), 1.0, 0.5, 0.9).shape == (3,)

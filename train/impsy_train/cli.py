@@ -74,6 +74,7 @@ def run_train(args: argparse.Namespace) -> int:
     dataset = load_training_data(args)
     settings = TrainSettings(
         size=args.modelsize,
+        mixtures=args.mixtures,
         epochs=args.epochs,
         batch_size=args.batchsize,
         early_stopping=args.earlystopping,
@@ -81,6 +82,8 @@ def run_train(args: argparse.Namespace) -> int:
         seq_len=args.seq_len,
         learning_rate=args.learning_rate,
         seed=args.seed,
+        dequantise={"auto": None, "on": True, "off": False}[args.dequantise],
+        dequantise_width=args.dequantise_width,
     )
     if warning := size_warning(dataset.dimension, settings.size, len(dataset.events)):
         print(f"  warning: {warning}")
@@ -196,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "-M", "--modelsize", default="s", choices=list(SIZES), help="network size (default: s)"
     )
+    train.add_argument(
+        "--mixtures",
+        type=int,
+        default=defaults.mixtures,
+        help="Gaussian components per prediction; the file name says how many (default: %(default)s)",
+    )
     train.add_argument("--earlystopping", action="store_true", help="stop when validation stops improving")
     train.add_argument(
         "--patience",
@@ -236,6 +245,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--seed", type=int, default=defaults.seed, help="random seed: same data and seed, same split"
+    )
+    train.add_argument(
+        "--dequantise",
+        choices=["auto", "on", "off"],
+        default="off",
+        help="spread control values recorded on a grid (7-bit MIDI) over their grid cells while "
+        "training; auto: when the logs are on a grid. Off by default: see docs/training.md "
+        "(default: %(default)s)",
+    )
+    train.add_argument(
+        "--dequantise-width",
+        type=float,
+        default=defaults.dequantise_width,
+        help="how much of a grid cell to spread over, 0-1 (default: %(default)s)",
     )
     train.add_argument(
         "--allow-pickle",

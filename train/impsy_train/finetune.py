@@ -22,7 +22,7 @@ from impsy.logs import find_logs
 from impsy.model import size_name
 from impsy_train.settings import TrainSettings
 from impsy_train.tflite import read_weights
-from impsy_train.training import Progress, TrainingError, TrainResult, fit, heldout_nll
+from impsy_train.training import Progress, TrainingError, TrainResult, fit, heldout_nll, resolve_dequantise
 from impsy_train.weights import Weights
 from impsy_train.windows import chunk_batches, usable_events
 
@@ -95,10 +95,12 @@ def finetune(
         raise TrainingError(f"the new logs hold {len(new.events)} events: too few to learn from; play more")
     replay = old.performances() if old is not None else []
     budget = sum(len(p) for p in learn)
+    settings, levels = resolve_dequantise(settings, learn + replay)
+    jitter = levels if settings.dequantise else None
 
     def epoch(rng: np.random.Generator) -> list:
         return chunk_batches(learn + sample_events(replay, budget, rng), settings.seq_len,
-                             settings.batch_size, rng)  # fmt: skip
+                             settings.batch_size, rng, jitter, settings.dequantise_width)  # fmt: skip
 
     result = fit(start, epoch, lambda w: heldout_nll(w, score), settings, progress, score_start=True)
     if result.best_epoch == 0:
@@ -109,7 +111,7 @@ def finetune(
     return TrainResult.of(
         result, settings, start.dimension, score, [p.name for p in tonight.new],
         train_events=usable_events(learn, 1) + min(budget, sum(len(p) for p in replay)),
-        max_gap=max_gap, started_from=tflite.name, start_nll=result.start_loss,
+        max_gap=max_gap, levels=levels, started_from=tflite.name, start_nll=result.start_loss,
     )  # fmt: skip
 
 

@@ -90,6 +90,7 @@ def report_data(result: TrainResult) -> dict:
             "validation_logs": result.validation_logs,
             "seq_len": s.seq_len,
             "max_gap_s": result.max_gap,
+            "grid_levels": result.levels,  # controls on a grid of 1/levels steps (None: not found)
         },
         "training": {
             "epochs_run": len(result.history["loss"]),

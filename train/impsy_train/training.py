@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,16 @@ from impsy_train.network import event_nll, loss_and_gradients
 from impsy_train.optimizer import Adam, Average, cosine_rate
 from impsy_train.settings import TrainSettings
 from impsy_train.weights import Weights, random_weights
-from impsy_train.windows import Batch, Split, chunk_batches, padded, split_by_performance, usable_events
+from impsy_train.windows import (
+    MAX_LEVELS,
+    Batch,
+    Split,
+    chunk_batches,
+    padded,
+    quantisation_levels,
+    split_by_performance,
+    usable_events,
+)
 
 Progress = Callable[[dict], None]  # called after each epoch with its figures
 
@@ -42,6 +51,7 @@ class TrainResult:
     validation_logs: list[str]
     heldout_nll: float  # per event, each held-out performance run from a zero state
     max_gap: float | None = None  # seconds the dataset capped pauses at (None: not recorded)
+    levels: int | None = None  # the grid the controls were found on (1/levels steps), if any
     started_from: str | None = None  # the model a fine-tuning run began with
     start_nll: float | None = None  # that model's score on the same held-out events
     files: dict[str, str] = field(default_factory=dict)
@@ -89,6 +99,20 @@ class Interrupt:
             yield self
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+def resolve_dequantise(
+    settings: TrainSettings, performances: list[np.ndarray]
+) -> tuple[TrainSettings, int | None]:
+    """The settings with `dequantise` decided (None: on when the data are on a grid), and the grid."""
+    levels = quantisation_levels(performances)
+    if settings.dequantise and levels is None:
+        raise TrainingError(
+            "dequantise was asked for, but the control values are on no grid of at most "
+            f"{MAX_LEVELS} steps: they are continuous already"
+        )
+    dequantise = levels is not None if settings.dequantise is None else settings.dequantise
+    return replace(settings, dequantise=dequantise), levels
 
 
 def heldout_nll(weights: Weights, performances: list[np.ndarray]) -> float:
@@ -249,19 +273,26 @@ def train(
             )
         weights = start.astype(np.float32)
     else:
-        weights = random_weights(dataset.dimension, layers, units, MIXTURES, settings.seed, settings.residual)
+        weights = random_weights(
+            dataset.dimension, layers, units, settings.mixtures, settings.seed, settings.residual
+        )
     train_events = usable_events(split.train, 1)
     warning = size_warning(dataset.dimension, settings.size, train_events)
+    settings, levels = resolve_dequantise(settings, split.train)
+    jitter = levels if settings.dequantise else None
     result = fit(
         weights,
-        lambda rng: chunk_batches(split.train, settings.seq_len, settings.batch_size, rng),
+        lambda rng: chunk_batches(
+            split.train, settings.seq_len, settings.batch_size, rng, jitter, settings.dequantise_width
+        ),
         lambda w: heldout_nll(w, split.validation),
         settings,
         progress,
     )
     return TrainResult.of(
         result, settings, dataset.dimension, split.validation, split.validation_logs,
-        train_events=train_events, max_gap=dataset.meta.get("max_gap"), warnings=[warning] if warning else [],
+        train_events=train_events, max_gap=dataset.meta.get("max_gap"), levels=levels,
+        warnings=[warning] if warning else [],
     )  # fmt: skip
 
 

@@ -10,6 +10,10 @@ from impsy.dataset import Dataset
 from impsy.model import SCALE
 
 SEQ_LEN = 100  # events per training run: long enough for the state to matter, short enough to shuffle
+# Dequantisation: controls recorded on a grid of at most this many steps (MIDI's 7 bits: 127;
+# a 7-bit touch surface: 128) are spread over their grid cells; finer data is left alone.
+MAX_LEVELS = 1024
+GRID_TOLERANCE = 1e-3  # of a step: logs keep 6 decimals, datasets float32
 
 
 @dataclass
@@ -70,14 +74,46 @@ def padded(sequences: list[np.ndarray]) -> Batch:
     return data[:-1], data[1:], mask
 
 
+def quantisation_levels(performances: list[np.ndarray], max_levels: int = MAX_LEVELS) -> int | None:
+    """n when every control value (dt aside) is a multiple of 1/n, with at least 3 values in
+    use (a switch's 0 and 1 is no grid): the smallest such n up to max_levels. Else None."""
+    if not performances:
+        return None
+    values = np.unique(np.concatenate([p[:, 1:].ravel() for p in performances])).astype(np.float64)
+    if not 3 <= len(values) <= max_levels + 1:
+        return None
+    steps = np.arange(2, max_levels + 1, dtype=np.float64)[:, None] * values[None, :]
+    fits = np.all(np.abs(steps - np.round(steps)) <= GRID_TOLERANCE, axis=1)
+    return int(np.argmax(fits)) + 2 if fits.any() else None
+
+
+def dequantised(run: np.ndarray, levels: int, width: float, rng: np.random.Generator) -> np.ndarray:
+    """A copy of a run with each control moved uniformly within `width` of its grid cell
+    (width 1: anywhere in the cell of 1/levels centred on it); dt is left alone.
+
+    Quantised targets let a Gaussian mixture win unbounded likelihood by shrinking a sigma onto
+    "this control stays exactly where it was"; spreading them over their cells caps that win
+    (at a cost in held-out NLL on quantised logs: see the README).
+    """
+    out = run.copy()
+    out[:, 1:] += (rng.random(out[:, 1:].shape, dtype=np.float32) - 0.5) * np.float32(width / levels)
+    return out
+
+
 def chunk_batches(
-    performances: list[np.ndarray], seq_len: int, batch_size: int, rng: np.random.Generator
+    performances: list[np.ndarray],
+    seq_len: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    levels: int | None = None,
+    width: float = 1.0,
 ) -> list[Batch]:
     """One epoch: every performance cut into runs of seq_len + 1 events from a random offset, so
     each event is a target about once an epoch, shuffled into batches.
 
     Runs share their edge event (the target of one is the first input of the next); a
     performance's tail shorter than a run is kept, padded, when it has at least 2 events.
+    With `levels`, each run is dequantised afresh (`dequantised`), inputs and targets alike.
     """
     runs = []
     for p in performances:
@@ -86,6 +122,8 @@ def chunk_batches(
             runs.append(p[: offset + 1])
         runs += [p[start : start + seq_len + 1] for start in range(offset, len(p) - 1, seq_len)]
     runs = [r for r in runs if len(r) >= 2]
+    if levels and width > 0:
+        runs = [dequantised(r, levels, width, rng) for r in runs]
     order = rng.permutation(len(runs))
     return [padded([runs[i] for i in order[k : k + batch_size]]) for k in range(0, len(order), batch_size)]
 
