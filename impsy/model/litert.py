@@ -158,6 +158,7 @@ class LiteRTModel:
     def _bind_tensors_plain(self) -> None:
         """The interpreter's set_tensor/invoke/get_tensor, copying every tensor in and out."""
         self._fast = False
+        self.__dict__.pop("step", None)  # the step() method again, not _fast_step's closure
         self._invoke = self._interpreter.invoke
         self._x_shape = tuple(self._input_shape(self._x_index))
         self._x = np.zeros(self.dimension, np.float32)

@@ -40,6 +40,7 @@ class Sampler:
     per-call overhead is most of the cost, so the arithmetic is done on Python floats and
     random numbers are drawn in blocks of BLOCK: uniforms for the component choice, standard
     normals for the spread (kept scaled by sqrt(sigmatemp) / SCALE for the temperature in use).
+    The normals are kept reversed, so that taking the next row is a list pop.
     """
 
     BLOCK = 256
@@ -50,25 +51,27 @@ class Sampler:
         self.rng = np.random.default_rng(seed)
         kd = mixtures * dimension
         self._logits = slice(2 * kd, 2 * kd + mixtures)
-        self._means = [slice(k * dimension, (k + 1) * dimension) for k in range(mixtures)]
-        self._sigmas = [slice(kd + k * dimension, kd + (k + 1) * dimension) for k in range(mixtures)]
+        # Each component's (means, sigmas).
+        self._parts = [
+            (slice(k * dimension, (k + 1) * dimension), slice(kd + k * dimension, kd + (k + 1) * dimension))
+            for k in range(mixtures)
+        ]
         self._u: list[float] = []  # uniforms not yet used
-        self._raw = np.empty((0, dimension))  # a block of standard normals, used by row
-        self._z: list[list[float]] = []  # the same rows x sqrt(sigmatemp) / SCALE
-        self._zi = 0
+        self._raw = np.empty((0, dimension))  # a block of standard normals
+        self._z: list[list[float]] = []  # its rows not yet used, x sqrt(sigmatemp) / SCALE
         self._z_temp = math.nan  # the sigma temperature self._z is scaled for
         self._k = -1  # the component of the last event, which `persistence` may keep; -1: none
 
     def _normals(self, sigmatemp: float) -> list[float]:
         """The next row of standard normals, scaled by sqrt(sigmatemp) / SCALE."""
-        if self._zi >= len(self._raw):
+        left = len(self._z)
+        if not left:
             self._raw = self.rng.standard_normal((self.BLOCK, self.dimension))
-            self._zi, self._z_temp = 0, math.nan
-        if sigmatemp != self._z_temp:  # a new block, or the temperature changed live
-            self._z = (self._raw * (math.sqrt(sigmatemp) / SCALE)).tolist()
-            self._z_temp = sigmatemp
-        self._zi += 1
-        return self._z[self._zi - 1]
+            left = self.BLOCK
+        # A new block, or the temperature changed live: the rows not yet used, scaled anew.
+        self._z = (self._raw[self.BLOCK - left :][::-1] * (math.sqrt(sigmatemp) / SCALE)).tolist()
+        self._z_temp = sigmatemp
+        return self._z.pop()
 
     def forget(self) -> None:
         """A new performance: no component to keep."""
@@ -88,12 +91,12 @@ class Sampler:
         dt was an event due never (battle mode silent for good), and stepping the model on it
         filled its state with NaN. The comparisons below are written so that NaN fails them.
         """
-        if not self._u:
-            self._u = self.rng.random(self.BLOCK).tolist()
-        u = self._u.pop()
-        if persistence > 0.0 and u < persistence and self._k >= 0:
-            k = self._k
-        else:
+        uniforms = self._u
+        if not uniforms:
+            uniforms = self._u = self.rng.random(self.BLOCK).tolist()
+        u = uniforms.pop()
+        k = self._k
+        if not (persistence > 0.0 and u < persistence and k >= 0):
             if persistence > 0.0:  # the same uniform, rescaled to [0, 1) again
                 u = (u - persistence) / (1.0 - persistence) if u >= persistence else u / persistence
             # The component: choose_component's inverse-CDF draw, inlined (a call costs more than it).
@@ -115,21 +118,18 @@ class Sampler:
                         k = i
                         break
             self._k = k
-        means = params[self._means[k]].tolist()
+        mean_part, sigma_part = self._parts[k]
+        means = params[mean_part].tolist()
+        scale = SCALE  # a local: the comprehensions below look it up for every control
         if sigmatemp > 0:
-            if sigmatemp == self._z_temp and self._zi < self.BLOCK:
-                z = self._z[self._zi]
-                self._zi += 1
-            else:
-                z = self._normals(sigmatemp)
-            sigmas = params[self._sigmas[k]].tolist()
-            dt = means[0] / SCALE + sigmas[0] * z[0]
-            out = [
-                0.0 if not (v := m / SCALE + s * n) >= 0.0 else 1.0 if v > 1.0 else v
-                for m, s, n in zip(means, sigmas, z, strict=False)
-            ]
+            z = self._z.pop() if sigmatemp == self._z_temp and self._z else self._normals(sigmatemp)
+            out = [m / scale + s * n for m, s, n in zip(means, params[sigma_part].tolist(), z, strict=False)]
         else:
-            dt = means[0] / SCALE
-            out = [0.0 if not (v := m / SCALE) >= 0.0 else 1.0 if v > 1.0 else v for m in means]
+            out = [m / scale for m in means]
+        dt = out[0]
+        out = [0.0 if not v >= 0.0 else 1.0 if v > 1.0 else v for v in out]
         out[0] = MIN_DT if not dt > MIN_DT else MAX_DT if dt > MAX_DT else dt
-        return np.array(out)
+        return _array(out)
+
+
+_array = np.array  # one global lookup instead of two in the innermost loop
