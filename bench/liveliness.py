@@ -25,9 +25,10 @@ Figures (each solo's figure is averaged over seeds; the human figure over the he
 
 usage: python bench/liveliness.py [--models 9 4] [--seeds 3] [--minutes 10] [--hour] [--prime S]
                                   [--config configs/default.toml] [--sigmatemp S] [--pitemp P]
-                                  [--reseed S] [--persistence P] [--baseline]
+                                  [--reseed S] [--persistence P] [--[no-]one-at-a-time] [--baseline]
 Settings are those configs/default.toml gives a performance (temperatures and every runtime
-behaviour); --baseline also runs the issue's (sigma 0.01, pi 1, nothing else). --prime S plays
+behaviour; its one_at_a_time suits the 9d knobs, so the 4d touch model is measured with
+--no-one-at-a-time); --baseline also runs the issue's (sigma 0.01, pi 1, nothing else). --prime S plays
 callresponse instead: a performer plays S seconds (the start of a training log, a different one
 per seed), stops, and the solo is what the model plays from then on.
 """
@@ -297,7 +298,8 @@ def run(
     print(f"\n{dimension}d {model.name} {label}")
     print(
         f"  sigmatemp {settings.sigmatemp:g}, pitemp {settings.pitemp:g},"
-        f" persistence {settings.persistence:g}, reseed {settings.reseed:g} s,"
+        f" persistence {settings.persistence:g}, one at a time {settings.one_at_a_time},"
+        f" reseed {settings.reseed:g} s,"
         f" {seeds} seeds x {minutes:g} min"
         f"{' + a one-hour solo' if hour else ''} ({took:.0f} s); human: {len(logs)} held-out logs"
         f" ({', '.join(p.name[:19] for p in logs)})"
@@ -339,6 +341,9 @@ def main() -> None:
     parser.add_argument("--reseed", type=float, help="instead of the config's (seconds; 0: off)")
     parser.add_argument("--persistence", type=float, help="instead of the config's (0: off)")
     parser.add_argument(
+        "--one-at-a-time", action=argparse.BooleanOptionalAction, help="instead of the config's"
+    )
+    parser.add_argument(
         "--prime",
         type=float,
         default=0.0,
@@ -348,7 +353,8 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true", help="also the issue's settings: sigma 0.01, pi 1")
     args = parser.parse_args()
     shipped = settings_from(load_config(args.config))
-    changes = {key: getattr(args, key) for key in ("sigmatemp", "pitemp", "reseed", "persistence")}
+    keys = ("sigmatemp", "pitemp", "reseed", "persistence", "one_at_a_time")
+    changes = {key: getattr(args, key) for key in keys}
     shipped = dataclasses.replace(shipped, **{k: v for k, v in changes.items() if v is not None})
     runs = [(shipped, f"({args.config.name})")]
     if args.baseline:

@@ -2,7 +2,8 @@
 
 Installs the runtime package alone (`pip install .`: no TensorFlow) into a fresh venv, then in
 a fresh process imports impsy, loads the shipped 9d model and runs 10,000 closed-loop steps
-(step, sample, feed the sample back) at the default temperatures and persistence, interleaved with 10,000 bare
+(step, sample, feed the sample back) with configs/default.toml's sampling settings (temperatures, persistence,
+one control at a time), interleaved with 10,000 bare
 LiteRT invokes of the same interpreter, printing each figure beside its target as a ratio;
 step_over_invoke is the closed-loop step's median over the bare invoke's.
 
@@ -39,11 +40,11 @@ loaded = time.perf_counter() - started
 import json, resource, sys
 import numpy as np
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
-from impsy.config import ModelConfig
-defaults = ModelConfig(dimension=model.dimension)  # the temperatures a config starts with
-sigmatemp = defaults.sigmatemp if {sigmatemp!r} is None else {sigmatemp!r}
-pitemp = defaults.pitemp if {pitemp!r} is None else {pitemp!r}
-persistence = defaults.persistence
+from impsy.config import load_config
+shipped = load_config({config!r}).model  # how a performance samples
+sigmatemp = shipped.sigmatemp if {sigmatemp!r} is None else {sigmatemp!r}
+pitemp = shipped.pitemp if {pitemp!r} is None else {pitemp!r}
+persistence, one = shipped.persistence, shipped.one_at_a_time
 x = np.zeros(model.dimension)
 clock = time.perf_counter
 invoke = getattr(model, "_invoke", None) or model._interpreter.invoke  # raw, as the model calls it
@@ -54,7 +55,7 @@ bare = np.empty({steps})
 for r in range(0, {steps}, 100):
     for i in range(r, min(r + 100, {steps})):
         t0 = clock()
-        x = sample(step(x), pitemp, sigmatemp, persistence)
+        x = sample(step(x), pitemp, sigmatemp, persistence, one)
         times[i] = clock() - t0
     for i in range(r, min(r + 100, {steps})):
         t0 = clock()
@@ -69,7 +70,7 @@ print(json.dumps({{
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "import_and_load_s": loaded,
     "heavy_modules": heavy,
-    "temperatures": [sigmatemp, pitemp, persistence],
+    "temperatures": [sigmatemp, pitemp, persistence, one],
 }}))
 """
 
@@ -94,14 +95,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         python = runtime_venv(args.venv or Path(tmp) / "venv")
         probe = PROBE.format(
-            model=str(args.model), steps=args.steps, sigmatemp=args.sigmatemp, pitemp=args.pitemp
-        )
+            model=str(args.model), steps=args.steps, sigmatemp=args.sigmatemp, pitemp=args.pitemp,
+            config=str(REPO / "configs" / "default.toml"),
+        )  # fmt: skip
         out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"model: {args.model.name}, {args.steps} closed-loop steps, runtime-only venv")
     print(f"TensorFlow/Keras imported: {figures.pop('heavy_modules') or 'no'}")
-    sigmatemp, pitemp, persistence = figures.pop("temperatures")
-    print(f"  sigmatemp {sigmatemp:g}, pitemp {pitemp:g}, persistence {persistence:g}")
+    sigmatemp, pitemp, persistence, one = figures.pop("temperatures")
+    print(f"  sigmatemp {sigmatemp:g}, pitemp {pitemp:g}, persistence {persistence:g}, one at a time {one}")
     print(f"  bare LiteRT invoke p50 {figures.pop('invoke_p50_us'):.1f} us (measured alongside)")
     for key, target in TARGETS.items():
         value = figures[key]

@@ -159,7 +159,7 @@ def run_check(args: argparse.Namespace) -> int:
     t = temperatures
     for _ in range(args.steps):
         started = time.perf_counter()
-        x = model.sample(model.step(x), t.pitemp, t.sigmatemp, t.persistence)
+        x = model.sample(model.step(x), t.pitemp, t.sigmatemp, t.persistence, t.one_at_a_time)
         times.append(time.perf_counter() - started)
     ms = np.array(times) * 1000
     print(f"{args.steps} predictions: {np.median(ms):.3f} ms per step (p99 {np.percentile(ms, 99):.3f} ms)")

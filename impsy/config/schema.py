@@ -69,7 +69,8 @@ MODEL = {
     "size": Field(one_of(SIZES), "s"),
     "sigmatemp": Field(number(SIGMATEMP), example="sigmatemp = 0.5"),
     "pitemp": Field(number(PITEMP), example="pitemp = 1"),
-    "persistence": Field(number(PERSISTENCE), 0.97),
+    "persistence": Field(number(PERSISTENCE), 0.95),
+    "one_at_a_time": Field(boolean, False),
     "timescale": Field(number(TIMESCALE), example="timescale = 1"),
 }
 MIDI = {

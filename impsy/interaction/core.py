@@ -37,7 +37,8 @@ MIN_INTERVAL = 0.001
 # Re-seeding (Settings.reseed): a control is held while it stays within a band this wide, and at
 # a rail while within this of 0 or 1; HELD_CONTROLS held controls (or every control, if fewer)
 # or one at a rail for `reseed` seconds start the model afresh from the performer's last
-# PRIME_EVENTS gestures.
+# PRIME_EVENTS gestures, or, having heard none, from its own last event with the controls at a
+# rail let go to the middle (silence, all zeros, would put every control on a rail).
 HOLD_BAND = 0.05
 RAIL = 0.05
 HELD_CONTROLS = 3
@@ -78,7 +79,8 @@ class Settings:
     timescale: float = 1.0
     sigmatemp: float = 0.5
     pitemp: float = 1.0
-    persistence: float = 0.97  # how often the next event keeps the last one's mixture component
+    persistence: float = 0.95  # how often the next event keeps the last one's mixture component
+    one_at_a_time: bool = False  # each event moves one control
     paused: bool = False
     log_input: bool = True
     log_predictions: bool = False
@@ -109,6 +111,7 @@ class Core:
         self.reseeds = 0  # how often the model playing alone was started afresh
         self._heard: deque[np.ndarray] = deque(maxlen=PRIME_EVENTS)  # the performer's last gestures
         self._heard_at: float | None = None
+        self._played: np.ndarray | None = None  # the model's own last event, while it has the floor
         self._hold = _Hold(model.dimension - 1, now)
         self._start_mode(now)
 
@@ -181,6 +184,7 @@ class Core:
             if self.settings.log_predictions:
                 actions.append(Log(RNN, controls))
             if self.playing:  # callresponse and battle continue from their own output
+                self._played = pending.event
                 self._params = self.model.step(pending.event)
                 self._last_event = pending.due
                 reseed = self.settings.reseed
@@ -220,6 +224,7 @@ class Core:
         """Forget the performance so far (the LSTM state); the mode carries on."""
         self.model.reset()
         self._params = None
+        self._played = None
         self._last_event = now
         return []
 
@@ -251,12 +256,18 @@ class Core:
         self._heard_at = now
 
     def _reseed(self, now: float) -> None:
-        """Start the model afresh: a new state, primed with the performer's last gestures
-        (or from silence if it has heard none), and carry on from its forecast."""
+        """Start the model afresh: a new state, primed with the performer's last gestures, or
+        with its own last event with the controls at a rail moved to the middle, and carry on
+        from its forecast."""
         self.model.reset()
         self._params = None
-        for event in self._heard:
-            self._params = self.model.step(event)
+        if self._heard:
+            for event in self._heard:
+                self._params = self.model.step(event)
+        elif self._played is not None:
+            controls = self._played[1:]
+            at_rail = (controls <= RAIL) | (controls >= 1.0 - RAIL)
+            self._params = self.model.step(np.concatenate([[0.0], np.where(at_rail, 0.5, controls)]))
         self.reseeds += 1
         self._hold.restart(now)
 
@@ -271,7 +282,7 @@ class Core:
         if self._params is None:  # nothing heard yet: start from silence
             self._params = self.model.step(np.zeros(self.model.dimension))
         s = self.settings
-        return self.model.sample(self._params, s.pitemp, s.sigmatemp, s.persistence)
+        return self.model.sample(self._params, s.pitemp, s.sigmatemp, s.persistence, s.one_at_a_time)
 
     def _due(self, pending: _Pending) -> float:
         return max(pending.earliest, pending.after + float(pending.event[0]) * self.settings.timescale)

@@ -53,6 +53,7 @@ def settings_from(config: Config) -> Settings:
         sigmatemp=config.model.sigmatemp,
         pitemp=config.model.pitemp,
         persistence=config.model.persistence,
+        one_at_a_time=config.model.one_at_a_time,
         log_input=config.log_input,
         log_predictions=config.log_predictions,
     )

@@ -61,7 +61,12 @@ class Model(Protocol):
     def step(self, x: np.ndarray) -> np.ndarray: ...
 
     def sample(
-        self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01, persistence: float = 0.0
+        self,
+        params: np.ndarray,
+        pitemp: float = 1.0,
+        sigmatemp: float = 0.01,
+        persistence: float = 0.0,
+        one_at_a_time: bool = False,
     ) -> np.ndarray: ...
 
     def reset(self) -> None: ...

@@ -33,10 +33,15 @@ class DummyModel:
         return np.concatenate([mus.ravel(), sigmas.ravel(), np.zeros(k)]).astype(np.float32)
 
     def sample(
-        self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01, persistence: float = 0.0
+        self,
+        params: np.ndarray,
+        pitemp: float = 1.0,
+        sigmatemp: float = 0.01,
+        persistence: float = 0.0,
+        one_at_a_time: bool = False,
     ) -> np.ndarray:
         """Draw the next event [dt, x1..xn] from mixture parameters."""
-        return self._sampler.sample(params, pitemp, sigmatemp, persistence)
+        return self._sampler.sample(params, pitemp, sigmatemp, persistence, one_at_a_time)
 
     def reset(self) -> None:
         """Nothing to forget but the sampler's last component."""

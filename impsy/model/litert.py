@@ -277,10 +277,15 @@ class LiteRTModel:
         return interpreter.get_tensor(self._params_index).reshape(-1)
 
     def sample(
-        self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01, persistence: float = 0.0
+        self,
+        params: np.ndarray,
+        pitemp: float = 1.0,
+        sigmatemp: float = 0.01,
+        persistence: float = 0.0,
+        one_at_a_time: bool = False,
     ) -> np.ndarray:
         """Draw the next event [dt, x1..xn] from mixture parameters."""
-        return self._sampler.sample(params, pitemp, sigmatemp, persistence)
+        return self._sampler.sample(params, pitemp, sigmatemp, persistence, one_at_a_time)
 
     def reset(self) -> None:
         """Forget the performance so far: zero the LSTM state, and the sampler's last component."""

@@ -13,6 +13,17 @@ MIN_DT = 0.001  # seconds; a prediction never asks to be played sooner than this
 MAX_DT = DEFAULT_MAX_GAP  # nor later than the longest pause in any dataset it learnt from
 # Below this pi temperature the softmax is a hard choice; dividing by a tinier number overflows.
 MIN_PITEMP = 1e-6
+# One control at a time: the controls a component moves are those whose spread is at least this
+# share of its widest (the shipped 9d model's are 100-200x apart from the ones it holds).
+MOVING = 0.1
+
+
+def redrawn(u: float, persistence: float) -> float:
+    """A uniform that decided "keep the last one" (u < persistence) or not, rescaled to [0, 1)
+    again for the fresh draw: one random number serves both."""
+    if persistence <= 0.0:
+        return u
+    return (u - persistence) / (1.0 - persistence) if u >= persistence else u / persistence
 
 
 def choose_component(logits: list[float], pitemp: float, u: float) -> int:
@@ -61,6 +72,9 @@ class Sampler:
         self._z: list[list[float]] = []  # its rows not yet used, x sqrt(sigmatemp) / SCALE
         self._z_temp = math.nan  # the sigma temperature self._z is scaled for
         self._k = -1  # the component of the last event, which `persistence` may keep; -1: none
+        self._j = -1  # one control at a time: the control the last event moved; -1: none
+        self._moving_set: list[int] = []  # ... and the controls its component moves (see _moving)
+        self._widen = 1.0
 
     def _normals(self, sigmatemp: float) -> list[float]:
         """The next row of standard normals, scaled by sqrt(sigmatemp) / SCALE."""
@@ -74,11 +88,27 @@ class Sampler:
         return self._z.pop()
 
     def forget(self) -> None:
-        """A new performance: no component to keep."""
-        self._k = -1
+        """A new performance: no component or control to keep."""
+        self._k = self._j = -1
+        self._moving_set = []
+
+    def _moving(self, sigmas: list[float]) -> None:
+        """One control at a time: the controls the component just drawn moves (those whose spread
+        is at least MOVING of its widest), and how much a moved control's spread widens:
+        sqrt(their number), so each still moves as much over time as the model says, in fewer,
+        larger steps. Kept while the component is."""
+        top = max(sigmas[1:])
+        moving = [i for i in range(1, len(sigmas)) if sigmas[i] >= MOVING * top]
+        self._moving_set = moving or list(range(1, len(sigmas)))  # none: NaN spreads, any control
+        self._widen = math.sqrt(len(self._moving_set))
 
     def sample(
-        self, params: np.ndarray, pitemp: float = 1.0, sigmatemp: float = 0.01, persistence: float = 0.0
+        self,
+        params: np.ndarray,
+        pitemp: float = 1.0,
+        sigmatemp: float = 0.01,
+        persistence: float = 0.0,
+        one_at_a_time: bool = False,
     ) -> np.ndarray:
         """Return [dt, x1..xn] in data units: dt MIN_DT to MAX_DT seconds, controls in [0, 1].
 
@@ -86,6 +116,11 @@ class Sampler:
         otherwise drawn afresh from the weights as usual: each component is still chosen as often
         as the weights say, but in runs of 1 / (1 - p) events on average, as a player keeps at
         one gesture for a while (the shipped networks' weights barely follow what was played).
+
+        With `one_at_a_time`, an event moves one control (see _moving) and the others
+        stay at the component's means: where they are, for a model that predicts how far each
+        control moves (impsy-train's), as a MIDI controller sends one change per message. Drawn
+        all at once, every control a component moves would move a little at every event.
 
         Whatever the parameters and temperatures, an event is finite and playable: an infinite
         dt was an event due never (battle mode silent for good), and stepping the model on it
@@ -96,9 +131,9 @@ class Sampler:
             uniforms = self._u = self.rng.random(self.BLOCK).tolist()
         u = uniforms.pop()
         k = self._k
-        if not (persistence > 0.0 and u < persistence and k >= 0):
-            if persistence > 0.0:  # the same uniform, rescaled to [0, 1) again
-                u = (u - persistence) / (1.0 - persistence) if u >= persistence else u / persistence
+        fresh = not (persistence > 0.0 and u < persistence and k >= 0)
+        if fresh:
+            u = redrawn(u, persistence)
             # The component: choose_component's inverse-CDF draw, inlined (a call costs more than it).
             logits = params[self._logits].tolist()
             top = max(logits)
@@ -123,7 +158,22 @@ class Sampler:
         scale = SCALE  # a local: the comprehensions below look it up for every control
         if sigmatemp > 0:
             z = self._z.pop() if sigmatemp == self._z_temp and self._z else self._normals(sigmatemp)
-            out = [m / scale + s * n for m, s, n in zip(means, params[sigma_part].tolist(), z, strict=False)]
+            sigmas = params[sigma_part].tolist()
+            if one_at_a_time:
+                if fresh or not self._moving_set:
+                    self._moving(sigmas)
+                moving = self._moving_set
+                if not uniforms:
+                    uniforms = self._u = self.rng.random(self.BLOCK).tolist()
+                # The control moved last is kept as the component is; else one of its moving ones.
+                u, j = uniforms.pop(), self._j
+                if not (u < persistence and j in moving):
+                    j = self._j = moving[min(int(redrawn(u, persistence) * len(moving)), len(moving) - 1)]
+                out = [m / scale for m in means]
+                out[0] += sigmas[0] * z[0]
+                out[j] += sigmas[j] * self._widen * z[j]
+            else:
+                out = [m / scale + s * n for m, s, n in zip(means, sigmas, z, strict=False)]
         else:
             out = [m / scale for m in means]
         dt = out[0]

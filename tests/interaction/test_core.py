@@ -22,7 +22,7 @@ class ScriptedModel:
         self.fed.append(np.array(x, dtype=float))
         return np.zeros(1)
 
-    def sample(self, params, pitemp=1.0, sigmatemp=0.01, persistence=0.0):
+    def sample(self, params, pitemp=1.0, sigmatemp=0.01, persistence=0.0, one_at_a_time=False):
         self._count += 1
         if self._count > self.limit:  # a runaway core fails the test instead of hanging it
             raise RuntimeError(f"more than {self.limit} samples")
@@ -268,7 +268,7 @@ def test_a_long_hold_starts_the_model_afresh_from_the_performers_last_gestures()
 
 def test_a_control_pinned_to_a_rail_starts_the_model_afresh():
     class Pinned(ScriptedModel):
-        def sample(self, params, pitemp=1.0, sigmatemp=0.01, persistence=0.0):
+        def sample(self, params, pitemp=1.0, sigmatemp=0.01, persistence=0.0, one_at_a_time=False):
             out = super().sample(params)
             out[1] = 0.01 if self._count < 1000 else 0.5  # one control at 0, the other moving widely
             out[2] = (self._count % 10) / 10
@@ -282,7 +282,12 @@ def test_a_control_pinned_to_a_rail_starts_the_model_afresh():
     core = Core(model, Settings(mode="battle", reseed=2.0), now=0.0)
     run_until(core, 0.0, 2.15)
     assert core.reseeds == 1 and model.resets == 1
-    assert model.fed[model.reset_at].tolist() == [0.0, 0.0, 0.0]  # no performer heard: from silence
+    # No performer heard: from its own last event, the control at a rail let go to the middle
+    # (silence, all zeros, would put every control on a rail).
+    last = model.fed[model.reset_at - 1]
+    assert last[1] == 0.01
+    moving = last[2] if 0.05 < last[2] < 0.95 else 0.5
+    assert model.fed[model.reset_at].tolist() == [0.0, 0.5, moving]
 
 
 def test_no_reseeding_unless_asked_for():

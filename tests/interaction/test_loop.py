@@ -117,8 +117,8 @@ def test_a_failing_model_step_is_logged_and_the_music_goes_on(tmp_path, caplog):
 class Quick(DummyModel):
     """Every event 0.03 s after the last: 0.3 ms at timescale 0.01, inside the loop's SERVE_NOW."""
 
-    def sample(self, params, pitemp=1.0, sigmatemp=0.01, persistence=0.0):
-        event = super().sample(params, pitemp, sigmatemp, persistence)
+    def sample(self, params, pitemp=1.0, sigmatemp=0.01, persistence=0.0, one_at_a_time=False):
+        event = super().sample(params, pitemp, sigmatemp, persistence, one_at_a_time)
         event[0] = 0.03
         return event
 

@@ -130,3 +130,44 @@ def test_long_dt_is_not_clipped_to_one():
     mus = np.array([[25.0, 5.0, 5.0]] * K)
     out = Sampler(D, K, seed=6).sample(params(mus, np.ones((K, D)), np.zeros(K)), 1.0, 0.0)
     assert out[0] == pytest.approx(2.5)
+
+
+def one_component(sigmas: list[float]) -> np.ndarray:
+    """One sure component (the others never drawn): dt 0.1 s, every control at 0.5."""
+    means = np.tile([0.1, 0.5, 0.5, 0.5], (K, 1)) * SCALE
+    spreads = np.tile(sigmas, (K, 1)) * SCALE
+    return params(means, spreads, np.array([50.0, -50.0, -50.0, -50.0, -50.0]))
+
+
+def test_one_at_a_time_moves_one_control_and_holds_the_others_at_their_means():
+    sampler = Sampler(4, K, seed=3)
+    p = one_component([0.01, 0.1, 0.1, 1e-4])  # the third control is one the component holds
+    moved = []
+    for _ in range(3000):
+        x = sampler.sample(p, 1.0, 0.5, 0.0, one_at_a_time=True)
+        changed = np.flatnonzero(x[1:] != np.float32(0.5 * SCALE) / SCALE)
+        assert len(changed) == 1
+        moved.append(changed[0])
+    counts = np.bincount(moved, minlength=3)
+    assert counts[2] == 0  # a spread under a tenth of the widest: held
+    assert chi_square(counts[:2], np.array([0.5, 0.5])) < 10.8  # the moving ones alike (0.1%)
+
+
+def test_one_at_a_time_keeps_each_controls_spread_over_time():
+    # Two moving controls, each moved half the time with its spread widened by sqrt(2): over many
+    # events each varies as much as drawn all at once (sigma^2 x sigmatemp).
+    sampler = Sampler(4, K, seed=4)
+    p = one_component([0.01, 0.05, 0.05, 1e-4])
+    draws = np.array([sampler.sample(p, 1.0, 0.5, 0.0, one_at_a_time=True) for _ in range(40000)])
+    assert np.var(draws[:, 1:3], axis=0) == pytest.approx([0.05**2 * 0.5] * 2, rel=0.05)
+
+
+def test_one_at_a_time_persistence_keeps_turning_the_same_control():
+    sampler = Sampler(4, K, seed=5)
+    p = one_component([0.01, 0.1, 0.1, 0.1])
+    centre = np.float32(0.5 * SCALE) / SCALE
+    moved = [np.flatnonzero(sampler.sample(p, 1.0, 0.5, 0.9, True)[1:] != centre)[0] for _ in range(20000)]
+    repeats = np.mean(np.diff(moved) == 0)
+    assert repeats == pytest.approx(0.9 + 0.1 / 3, abs=0.01)
+    sampler.forget()
+    assert sampler._j == -1 and sampler._k == -1
