@@ -40,8 +40,10 @@ test: lint
 bench: $(VENV)/.test-ready
 	$(BIN)/python bench/model_step.py
 	$(BIN)/python bench/runtime_loop.py
+	$(BIN)/python bench/liveliness.py --models 9 --hour
+	$(BIN)/python bench/liveliness.py --models 4 --hour --no-one-at-a-time
 
-# Retrain the shipped models from the real logs in ../shared/data (about an hour on 2 cores).
+# Retrain the shipped models from the real logs in ../shared/data (about a minute of CPU each).
 models: $(VENV)/.test-ready
 	./models/train-shipped.sh
 

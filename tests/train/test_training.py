@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -181,6 +182,8 @@ def test_a_new_model_never_replaces_one_that_is_there(tmp_path):
     assert free_stem(tmp_path, name) == tmp_path / f"{name}-2"
     (tmp_path / f"{name}-2.report.json").write_text("{}")  # any of a model's files takes the name
     assert free_stem(tmp_path, name) == tmp_path / f"{name}-3"
+    (tmp_path / f"{name}-3.loss.svg").write_text("<svg/>")  # even its loss plot alone
+    assert free_stem(tmp_path, name) == tmp_path / f"{name}-4"
 
 
 def test_training_too_little_data_is_a_clear_error():
@@ -337,3 +340,15 @@ def test_the_number_of_mixture_components_is_a_setting_the_runtime_reads_from_th
     assert model.info.mixtures == 3
     assert json.loads(stem.with_suffix(".report.json").read_text())["model"]["mixtures"] == 3
     assert model.sample(model.step(np.zeros(3)), 1.0, 0.5, 0.9).shape == (3,)
+
+
+def test_too_few_events_for_the_size_is_said_once(tmp_path, capsys):
+    from conftest import gesture, write_log
+
+    for p in range(3):
+        write_log(tmp_path / "logs", 3, datetime(2026, 1, 1, 20 + p), [gesture(60, 2, phase=p)], pause=0)
+    code = cli.main(["train", "-D", "3", "-M", "s", "--epochs", "1", "--seq-len", "20",
+                     "--logs", str(tmp_path / "logs"), "--models", str(tmp_path / "models")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.count("warning:") == 1 and "size" in out.split("warning:")[1].split("\n")[0]

@@ -85,7 +85,10 @@ def run_train(args: argparse.Namespace) -> int:
         dequantise={"auto": None, "on": True, "off": False}[args.dequantise],
         dequantise_width=args.dequantise_width,
     )
-    if warning := size_warning(dataset.dimension, settings.size, len(dataset.events)):
+    # Said before training when the whole dataset is already too small; else after it, if the
+    # part left for training is (finish), never both.
+    args.warned = bool(warning := size_warning(dataset.dimension, settings.size, len(dataset.events)))
+    if warning:
         print(f"  warning: {warning}")
     print("training (Ctrl-C stops and keeps the best epoch so far)", flush=True)
     with one_blas_thread():
@@ -129,7 +132,7 @@ def finish(result, args: argparse.Namespace) -> int:
     )
     if result.comparison:
         print(f"  {result.comparison['verdict']} ({result.comparison['shipped_heldout_nll']:.3f})")
-    for warning in result.warnings:
+    for warning in [] if getattr(args, "warned", False) else result.warnings:
         print(f"  warning: {warning}")
     for kind, name in result.files.items():
         print(f"  {kind:7s} {args.models / name}")

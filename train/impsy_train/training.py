@@ -297,7 +297,7 @@ def train(
 
 
 # What one trained model is made of, beside each other in models/.
-MODEL_FILES = (".tflite", ".report.json", ".loss.png")
+MODEL_FILES = (".tflite", ".report.json", ".loss.svg")
 
 
 def free_stem(folder: Path, name: str) -> Path:
