@@ -120,7 +120,7 @@ class LiteRTModel:
         self.info = self._read_info(path, layout)
         self.dimension = self.info.dimension
         self._sampler = Sampler(self.dimension, self.info.mixtures, seed)
-        self.sample = self._sampler.sample  # one Python call fewer per event than the method below
+        self.sample = self._sampler.sample  # the Model interface's sample(), with no call in between
         self._bind_tensors()
         self.reset()
 
@@ -275,17 +275,6 @@ class LiteRTModel:
         self._invoke()
         self._states = [(interpreter.get_tensor(out), out) for _, out in self._state_pairs]
         return interpreter.get_tensor(self._params_index).reshape(-1)
-
-    def sample(
-        self,
-        params: np.ndarray,
-        pitemp: float = 1.0,
-        sigmatemp: float = 0.01,
-        persistence: float = 0.0,
-        one_at_a_time: bool = False,
-    ) -> np.ndarray:
-        """Draw the next event [dt, x1..xn] from mixture parameters."""
-        return self._sampler.sample(params, pitemp, sigmatemp, persistence, one_at_a_time)
 
     def reset(self) -> None:
         """Forget the performance so far: zero the LSTM state, and the sampler's last component."""
