@@ -156,9 +156,13 @@ class Sampler:
         mean_part, sigma_part = self._parts[k]
         means = params[mean_part].tolist()
         scale = SCALE  # a local: the comprehensions below look it up for every control
-        if sigmatemp > 0:
+        if not sigmatemp > 0:
+            dt = means[0] / scale
+            out = [0.0 if not (v := m / scale) >= 0.0 else 1.0 if v > 1.0 else v for m in means]
+        else:
             z = self._z.pop() if sigmatemp == self._z_temp and self._z else self._normals(sigmatemp)
             sigmas = params[sigma_part].tolist()
+            dt = means[0] / scale + sigmas[0] * z[0]
             if one_at_a_time:
                 if fresh or not self._moving_set:
                     self._moving(sigmas)
@@ -169,15 +173,14 @@ class Sampler:
                 u, j = uniforms.pop(), self._j
                 if not (u < persistence and j in moving):
                     j = self._j = moving[min(int(redrawn(u, persistence) * len(moving)), len(moving) - 1)]
-                out = [m / scale for m in means]
-                out[0] += sigmas[0] * z[0]
-                out[j] += sigmas[j] * self._widen * z[j]
+                out = [0.0 if not (v := m / scale) >= 0.0 else 1.0 if v > 1.0 else v for m in means]
+                v = means[j] / scale + sigmas[j] * self._widen * z[j]
+                out[j] = 0.0 if not v >= 0.0 else 1.0 if v > 1.0 else v
             else:
-                out = [m / scale + s * n for m, s, n in zip(means, sigmas, z, strict=False)]
-        else:
-            out = [m / scale for m in means]
-        dt = out[0]
-        out = [0.0 if not v >= 0.0 else 1.0 if v > 1.0 else v for v in out]
+                out = [
+                    0.0 if not (v := m / scale + s * n) >= 0.0 else 1.0 if v > 1.0 else v
+                    for m, s, n in zip(means, sigmas, z, strict=False)
+                ]
         out[0] = MIN_DT if not dt > MIN_DT else MAX_DT if dt > MAX_DT else dt
         return _array(out)
 
