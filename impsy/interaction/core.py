@@ -37,8 +37,8 @@ MIN_INTERVAL = 0.001
 # Re-seeding (Settings.reseed): a control is held while it stays within a band this wide, and at
 # a rail while within this of 0 or 1; HELD_CONTROLS held controls (or every control, if fewer)
 # or one at a rail for `reseed` seconds start the model afresh from the performer's last
-# PRIME_EVENTS gestures, or, having heard none, from its own last event with the controls at a
-# rail let go to the middle (silence, all zeros, would put every control on a rail).
+# PRIME_EVENTS gestures, or, having heard none, from its own last event; either way with the
+# controls at a rail let go to the middle.
 HOLD_BAND = 0.05
 RAIL = 0.05
 HELD_CONTROLS = 3
@@ -257,17 +257,18 @@ class Core:
 
     def _reseed(self, now: float) -> None:
         """Start the model afresh: a new state, primed with the performer's last gestures, or
-        with its own last event with the controls at a rail moved to the middle, and carry on
-        from its forecast."""
+        with its own last event if it has heard none, and carry on from its forecast. Controls
+        at a rail in the last of them are moved to the middle, or the forecast would put them
+        straight back (and silence, all zeros, would put every control on a rail)."""
         self.model.reset()
         self._params = None
-        if self._heard:
-            for event in self._heard:
-                self._params = self.model.step(event)
-        elif self._played is not None:
-            controls = self._played[1:]
-            at_rail = (controls <= RAIL) | (controls >= 1.0 - RAIL)
-            self._params = self.model.step(np.concatenate([[0.0], np.where(at_rail, 0.5, controls)]))
+        events = list(self._heard) or ([] if self._played is None else [self._played])
+        if events:
+            last = events[-1][1:]
+            at_rail = (last <= RAIL) | (last >= 1.0 - RAIL)
+            events[-1] = np.concatenate([events[-1][:1], np.where(at_rail, 0.5, last)])
+        for event in events:
+            self._params = self.model.step(event)
         self.reseeds += 1
         self._hold.restart(now)
 

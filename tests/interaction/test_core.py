@@ -266,6 +266,22 @@ def test_a_long_hold_starts_the_model_afresh_from_the_performers_last_gestures()
     assert core.reseeds == 2 and core.state()["reseeds"] == 2
 
 
+def test_a_performers_control_left_at_a_rail_is_let_go_to_the_middle_when_reseeding():
+    class Recording(ScriptedModel):
+        def reset(self):
+            super().reset()
+            self.reset_at = len(self.fed)
+
+    model = Recording(dt=0.1)
+    core = Core(model, Settings(mode="battle", reseed=1.0), now=0.0)
+    core.on_input(0.0, np.array([0.01, 0.3]))
+    core.on_input(0.05, np.array([0.99, 0.4]))  # left at the top: the forecast would keep it there
+    run_until(core, 0.0, 1.15)
+    assert core.reseeds == 1
+    primed = [f.tolist() for f in model.fed[model.reset_at : model.reset_at + 2]]
+    assert primed == [[0.0, 0.01, 0.3], [0.05, 0.5, 0.4]]  # only the last gesture's rail moves
+
+
 def test_a_control_pinned_to_a_rail_starts_the_model_afresh():
     class Pinned(ScriptedModel):
         def sample(self, params, pitemp=1.0, sigmatemp=0.01, persistence=0.0, one_at_a_time=False):
@@ -287,7 +303,7 @@ def test_a_control_pinned_to_a_rail_starts_the_model_afresh():
     last = model.fed[model.reset_at - 1]
     assert last[1] == 0.01
     moving = last[2] if 0.05 < last[2] < 0.95 else 0.5
-    assert model.fed[model.reset_at].tolist() == [0.0, 0.5, moving]
+    assert model.fed[model.reset_at].tolist() == [last[0], 0.5, moving]
 
 
 def test_no_reseeding_unless_asked_for():
