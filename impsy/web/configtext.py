@@ -235,6 +235,12 @@ def _mapping(choices: WizardChoices) -> str:
     return "[" + ", ".join(entries) + "]"
 
 
+def moves_one_at_a_time(c: WizardChoices) -> bool:
+    """Whether the model should move one control per event: a MIDI instrument played into IMPSY
+    sends one change per message, so that is what its logs, and models trained on them, hold."""
+    return ("midi" in c.channels and bool(c.midi_in)) or "serialmidi" in c.channels
+
+
 def wizard_text(c: WizardChoices) -> str:
     """A commented config.toml for the wizard's choices (check it with check_text)."""
     model_file = f"models/{c.model}" if c.model else ""
@@ -256,6 +262,8 @@ def wizard_text(c: WizardChoices) -> str:
         "sigmatemp = 0.5",
         "pitemp = 1",
         "timescale = 1",
+        f"one_at_a_time = {toml_value(moves_one_at_a_time(c))}"
+        "   # true: each event moves one control, as MIDI sends one change per message",
     ]
     if "osc" in c.channels:
         lines += [
@@ -358,6 +366,8 @@ def wizard_edit(text: str, before: WizardChoices, after: WizardChoices) -> str:
         if field_name == "model":
             new = f"models/{new}" if new else ""
         text = set_keys(text, section, {key: new})
+    if moves_one_at_a_time(before) != moves_one_at_a_time(after):
+        text = set_keys(text, "model", {"one_at_a_time": moves_one_at_a_time(after)})
     return text
 
 

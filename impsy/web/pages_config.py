@@ -151,6 +151,9 @@ class ConfigPages(Handling):
             )
         if config.serial:
             choices = replace(choices, serial_port=config.serial.port, serial_baudrate=config.serial.baudrate)
+        if config.midi:
+            first = {"midi_in": config.midi.in_device[:1], "midi_out": config.midi.out_device[:1]}
+            choices = replace(choices, **{k: v[0] if v else "" for k, v in first.items()})
         return choices
 
     def wizard_make(self) -> Answer:

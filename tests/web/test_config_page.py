@@ -230,6 +230,8 @@ def test_the_wizard_always_writes_a_valid_config(channels, kind):
     assert config.model.dimension == 9
     for name in ("osc", "midi", "websocket", "serial", "serialmidi"):
         assert (getattr(config, name) is not None) == (name in channels)
+    # A MIDI instrument changes one control per message: the model plays it that way too.
+    assert config.model.one_at_a_time == ("midi" in channels or "serialmidi" in channels)
 
 
 def test_the_wizard_midi_mapping_follows_the_dimension():
@@ -410,3 +412,14 @@ def test_the_wizard_adds_and_removes_channels_as_sections(client, workdir):
     assert config is not None, problems
     assert config.osc is None and config.serial.port == "/dev/ttyUSB0"
     assert text.startswith(CONFIG_4D.split("[osc]")[0])  # what came before is as it was
+
+
+def test_the_wizard_moves_one_control_at_a_time_for_a_midi_instrument(client, workdir):
+    workdir.config.write_text(CONFIG_4D)
+    form = {"channels": ["osc", "midi"], "midi_in": "nanoKONTROL", "midi_kind": "control_change"}
+    config, problems = parse_config(textarea(client.post("/config/wizard", form).text))
+    assert config is not None, problems
+    assert config.model.one_at_a_time and config.midi.in_device == ("nanoKONTROL",)
+    workdir.config.write_text(textarea(client.post("/config/wizard", form).text))
+    config, _ = parse_config(textarea(client.post("/config/wizard", {"channels": ["osc"]}).text))
+    assert not config.model.one_at_a_time  # OSC sends every control in one message
