@@ -171,3 +171,17 @@ def test_one_at_a_time_persistence_keeps_turning_the_same_control():
     assert repeats == pytest.approx(0.9 + 0.1 / 3, abs=0.01)
     sampler.forget()
     assert sampler._j == -1 and sampler._k == -1
+
+
+@pytest.mark.parametrize("one_at_a_time", [False, True])
+def test_broken_parameters_still_give_a_playable_event(one_at_a_time):
+    # A damaged model may put out NaN or infinities: the event stays finite and in range.
+    sampler = Sampler(4, K, seed=9)
+    for bad in (np.nan, np.inf, -np.inf):
+        p = one_component([0.01, 0.1, 0.1, 0.1])
+        p[: 4 * K] = bad  # every mean
+        p[4 * K + 1] = bad  # a spread
+        for persistence in (0.0, 0.95):
+            out = sampler.sample(p, 1.0, 0.5, persistence, one_at_a_time)
+            assert np.all(np.isfinite(out)) and MIN_DT <= out[0] <= 5.0
+            assert np.all((out[1:] >= 0.0) & (out[1:] <= 1.0))
