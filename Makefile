@@ -25,7 +25,7 @@ $(BIN)/impsy: pyproject.toml
 run: $(BIN)/impsy
 	$(BIN)/impsy run --config $(CONFIG)
 
-# The test environment adds the training package (TensorFlow), the test tools and a browser.
+# The test environment adds the training package (numpy only), the test tools and a browser.
 $(VENV)/.test-ready: $(BIN)/impsy train/pyproject.toml pyproject.toml
 	$(PIP) install -e '.[test]' -e ./train
 	@command -v chromium >/dev/null || ./tests/install-browser.sh

@@ -152,6 +152,7 @@ class LiteRTModel:
             self._invoke = raw
             self._params.flags.writeable = False  # callers read the model's output, never write it
             self.step = self._fast_step()
+            self._sampler.heard = self._x
         else:
             self._bind_tensors_plain()
 
@@ -162,6 +163,7 @@ class LiteRTModel:
         self._invoke = self._interpreter.invoke
         self._x_shape = tuple(self._input_shape(self._x_index))
         self._x = np.zeros(self.dimension, np.float32)
+        self._sampler.heard = self._x
         self._states = [(np.zeros(self._input_shape(i), np.float32), o) for i, o in self._state_pairs]
         self._params = None
 

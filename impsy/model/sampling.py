@@ -75,6 +75,9 @@ class Sampler:
         self._j = -1  # one control at a time: the control the last event moved; -1: none
         self._moving_set: list[int] = []  # ... and the controls its component moves (see _moving)
         self._widen = 1.0
+        # The event the forecast was conditioned on, scaled (the model's input tensor, which the
+        # model sets): one at a time holds the other controls exactly there. None: at the means.
+        self.heard: np.ndarray | None = None
 
     def _normals(self, sigmatemp: float) -> list[float]:
         """The next row of standard normals, scaled by sqrt(sigmatemp) / SCALE."""
@@ -117,10 +120,10 @@ class Sampler:
         as the weights say, but in runs of 1 / (1 - p) events on average, as a player keeps at
         one gesture for a while (the shipped networks' weights barely follow what was played).
 
-        With `one_at_a_time`, an event moves one control (see _moving) and the others
-        stay at the component's means: where they are, for a model that predicts how far each
-        control moves (impsy-train's), as a MIDI controller sends one change per message. Drawn
-        all at once, every control a component moves would move a little at every event.
+        With `one_at_a_time`, an event moves one control (see _moving) and the others stay
+        where they are (`heard`, else at the component's means), as a MIDI controller sends one
+        change per message. Drawn all at once, every control a component moves would move a
+        little at every event.
 
         Whatever the parameters and temperatures, an event is finite and playable: an infinite
         dt was an event due never (battle mode silent for good), and stepping the model on it
@@ -173,7 +176,8 @@ class Sampler:
                 u, j = uniforms.pop(), self._j
                 if not (u < persistence and j in moving):
                     j = self._j = moving[min(int(redrawn(u, persistence) * len(moving)), len(moving) - 1)]
-                out = [0.0 if not (v := m / scale) >= 0.0 else 1.0 if v > 1.0 else v for m in means]
+                held = means if self.heard is None else self.heard.tolist()
+                out = [0.0 if not (v := m / scale) >= 0.0 else 1.0 if v > 1.0 else v for m in held]
                 v = means[j] / scale + sigmas[j] * self._widen * z[j]
                 out[j] = 0.0 if not v >= 0.0 else 1.0 if v > 1.0 else v
             else:

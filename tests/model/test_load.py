@@ -100,3 +100,13 @@ def test_same_seed_plays_the_same_solo():
             out.append(x)
         runs.append(np.array(out))
     np.testing.assert_array_equal(*runs)
+
+
+def test_one_at_a_time_moves_one_control_from_the_event_it_heard():
+    model = load_model(SHIPPED_9D, seed=2)
+    x = np.array([0.1, 0.2, 0.9, 0.4, 0.6, 0.3, 0.8, 0.5, 0.7])
+    for _ in range(100):
+        out = model.sample(model.step(x), 1.0, 0.5, 0.95, True)
+        moved = np.flatnonzero(np.abs(out[1:] - x[1:]) > 1e-6)
+        assert len(moved) <= 1  # the rest exactly as heard (to float32)
+        x = out
