@@ -246,53 +246,45 @@ def test_a_stalled_loop_does_not_burst_to_catch_up():
     assert MAX_LATENESS > 0.004
 
 
-def test_a_long_hold_starts_the_model_afresh_from_the_performers_last_gestures():
-    # The scripted controls creep up by 0.001 an event: held within 0.05 for 5 s at a time.
-    class Recording(ScriptedModel):
-        def reset(self):
-            super().reset()
-            self.reset_at = len(self.fed)
+class Recording(ScriptedModel):
+    """Notes where in what it was fed each reset came."""
 
+    def reset(self):
+        super().reset()
+        self.reset_at = len(self.fed)
+
+
+@pytest.mark.parametrize(
+    ("gestures", "primed"),
+    [
+        # Their gestures, then on from its forecast.
+        ([[0.2, 0.3], [0.4, 0.5]], [[0.0, 0.2, 0.3], [0.05, 0.4, 0.5]]),
+        # A control left at a rail in the last one is let go to the middle (the forecast would
+        # keep it there); earlier ones are as played.
+        ([[0.01, 0.3], [0.99, 0.4]], [[0.0, 0.01, 0.3], [0.05, 0.5, 0.4]]),
+    ],
+)
+def test_a_long_hold_starts_the_model_afresh_from_the_performers_last_gestures(gestures, primed):
+    # The scripted controls creep up by 0.001 an event: held within 0.05 for 5 s at a time.
     model = Recording(dt=0.1)
     core = Core(model, Settings(mode="battle", reseed=1.0), now=0.0)
-    core.on_input(0.0, np.array([0.2, 0.3]))  # battle only logs the performer...
-    core.on_input(0.05, np.array([0.4, 0.5]))
+    core.on_input(0.0, np.array(gestures[0]))  # battle only logs the performer...
+    core.on_input(0.05, np.array(gestures[1]))
     assert len(model.fed) == 1  # ...and plays from silence: no conditioning on them
     run_until(core, 0.0, 1.15)  # played at 0.1, 0.2 ... 1.1 s
     assert core.reseeds == 1 and model.resets == 1
-    primed = [f.tolist() for f in model.fed[model.reset_at : model.reset_at + 2]]
-    assert primed == [[0.0, 0.2, 0.3], [0.05, 0.4, 0.5]]  # their gestures, then on from its forecast
+    assert [f.tolist() for f in model.fed[model.reset_at : model.reset_at + 2]] == primed
     run_until(core, 1.15, 2.25)  # held again for a second since
     assert core.reseeds == 2 and core.state()["reseeds"] == 2
 
 
-def test_a_performers_control_left_at_a_rail_is_let_go_to_the_middle_when_reseeding():
-    class Recording(ScriptedModel):
-        def reset(self):
-            super().reset()
-            self.reset_at = len(self.fed)
-
-    model = Recording(dt=0.1)
-    core = Core(model, Settings(mode="battle", reseed=1.0), now=0.0)
-    core.on_input(0.0, np.array([0.01, 0.3]))
-    core.on_input(0.05, np.array([0.99, 0.4]))  # left at the top: the forecast would keep it there
-    run_until(core, 0.0, 1.15)
-    assert core.reseeds == 1
-    primed = [f.tolist() for f in model.fed[model.reset_at : model.reset_at + 2]]
-    assert primed == [[0.0, 0.01, 0.3], [0.05, 0.5, 0.4]]  # only the last gesture's rail moves
-
-
 def test_a_control_pinned_to_a_rail_starts_the_model_afresh():
-    class Pinned(ScriptedModel):
+    class Pinned(Recording):
         def sample(self, params, pitemp=1.0, sigmatemp=0.01, persistence=0.0, one_at_a_time=False):
             out = super().sample(params)
             out[1] = 0.01 if self._count < 1000 else 0.5  # one control at 0, the other moving widely
             out[2] = (self._count % 10) / 10
             return out
-
-        def reset(self):
-            super().reset()
-            self.reset_at = len(self.fed)
 
     model = Pinned(dt=0.1)
     core = Core(model, Settings(mode="battle", reseed=2.0), now=0.0)
