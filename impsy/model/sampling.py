@@ -136,26 +136,7 @@ class Sampler:
         k = self._k
         fresh = not (persistence > 0.0 and u < persistence and k >= 0)
         if fresh:
-            u = redrawn(u, persistence)
-            # The component: choose_component's inverse-CDF draw, inlined (a call costs more than it).
-            logits = params[self._logits].tolist()
-            top = max(logits)
-            if pitemp <= MIN_PITEMP:
-                k = logits.index(top)
-            else:
-                if pitemp == 1.0:
-                    weights = [math.exp(v - top) for v in logits]
-                else:
-                    weights = [math.exp((v - top) / pitemp) for v in logits]
-                threshold = u * sum(weights)
-                running = 0.0
-                k = len(weights) - 1
-                for i, w in enumerate(weights):
-                    running += w
-                    if threshold < running:
-                        k = i
-                        break
-            self._k = k
+            k = self._k = choose_component(params[self._logits].tolist(), pitemp, redrawn(u, persistence))
         mean_part, sigma_part = self._parts[k]
         means = params[mean_part].tolist()
         scale = SCALE  # a local: the comprehensions below look it up for every control
