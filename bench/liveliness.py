@@ -116,10 +116,8 @@ def solo(
 def performers(model: Path, data: Path, count: int, seconds: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """The first `seconds` of playing of `count` logs the model trained on (never its held-out
     ones): a performer who plays, then stops and leaves the model to it. The longest logs first."""
-    report = json.loads(model.with_suffix(".report.json").read_text())
-    dimension = report["model"]["dimension"]
-    held_out = set(report["data"]["validation_logs"])
-    logs = [p for p in sorted((data / f"performances-{dimension}d").glob("*.log")) if p.name not in held_out]
+    dimension, names = held_out(model)
+    logs = [p for p in sorted((data / f"performances-{dimension}d").glob("*.log")) if p.name not in names]
     out = []
     for path in sorted(logs, key=lambda p: -p.stat().st_size)[:count]:
         times, controls = human_performance(path, dimension)
@@ -266,10 +264,15 @@ def model_file(dimension: int) -> Path:
     return REPO / "models" / f"musicMDRNN-dim{dimension}-layers2-units64-mixtures5-scale10.tflite"
 
 
-def heldout_logs(model: Path, data: Path) -> list[Path]:
+def held_out(model: Path) -> tuple[int, list[str]]:
+    """The model's dimension and the names of the logs its training held out (its report)."""
     report = json.loads(model.with_suffix(".report.json").read_text())
-    dimension = report["model"]["dimension"]
-    return [data / f"performances-{dimension}d" / name for name in report["data"]["validation_logs"]]
+    return report["model"]["dimension"], report["data"]["validation_logs"]
+
+
+def heldout_logs(model: Path, data: Path) -> list[Path]:
+    dimension, names = held_out(model)
+    return [data / f"performances-{dimension}d" / name for name in names]
 
 
 def run(
@@ -362,7 +365,7 @@ def main() -> None:
         runs.insert(0, (issue, "(issue baseline: sigma 0.01, pi 1)"))
     models = [args.model] if args.model else [model_file(d) for d in args.models]
     for model in models:
-        dimension = json.loads(model.with_suffix(".report.json").read_text())["model"]["dimension"]
+        dimension = held_out(model)[0]
         for settings, label in runs:
             if args.prime:
                 label += f", after {args.prime:g} s of a performer"

@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "on", "off"],
         default="off",
         help="spread control values recorded on a grid (7-bit MIDI) over their grid cells while "
-        "training; auto: when the logs are on a grid. Off by default: see docs/training.md "
+        "training; auto: when the logs are on a grid. Off by default: see the README "
         "(default: %(default)s)",
     )
     train.add_argument(
