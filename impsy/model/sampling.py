@@ -62,11 +62,7 @@ class Sampler:
         self.rng = np.random.default_rng(seed)
         kd = mixtures * dimension
         self._logits = slice(2 * kd, 2 * kd + mixtures)
-        # Each component's (means, sigmas).
-        self._parts = [
-            (slice(k * dimension, (k + 1) * dimension), slice(kd + k * dimension, kd + (k + 1) * dimension))
-            for k in range(mixtures)
-        ]
+        self._starts = [(k * dimension, kd + k * dimension) for k in range(mixtures)]  # means, sigmas
         self._u: list[float] = []  # uniforms not yet used
         self._raw = np.empty((0, dimension))  # a block of standard normals
         self._z: list[list[float]] = []  # its rows not yet used, x sqrt(sigmatemp) / SCALE
@@ -137,19 +133,19 @@ class Sampler:
         fresh = not (persistence > 0.0 and u < persistence and k >= 0)
         if fresh:
             k = self._k = choose_component(params[self._logits].tolist(), pitemp, redrawn(u, persistence))
-        mean_part, sigma_part = self._parts[k]
-        means = params[mean_part].tolist()
+        m, s = self._starts[k]
+        d = self.dimension
         scale = SCALE  # a local: the comprehensions below look it up for every control
         if not sigmatemp > 0:
-            dt = means[0] / scale
-            out = [0.0 if not (v := m / scale) >= 0.0 else 1.0 if v > 1.0 else v for m in means]
+            dt = params.item(m) / scale
+            out = _controls(params[m : m + d].tolist())
         else:
             z = self._z.pop() if sigmatemp == self._z_temp and self._z else self._normals(sigmatemp)
-            sigmas = params[sigma_part].tolist()
-            dt = means[0] / scale + sigmas[0] * z[0]
+            item = params.item  # one float at a time: one at a time reads 4 of the 2D
+            dt = item(m) / scale + item(s) * z[0]
             if one_at_a_time:
                 if fresh or not self._moving_set:
-                    self._moving(sigmas)
+                    self._moving(params[s : s + d].tolist())
                 moving = self._moving_set
                 if not uniforms:
                     uniforms = self._u = self.rng.random(self.BLOCK).tolist()
@@ -157,17 +153,26 @@ class Sampler:
                 u, j = uniforms.pop(), self._j
                 if not (u < persistence and j in moving):
                     j = self._j = moving[min(int(redrawn(u, persistence) * len(moving)), len(moving) - 1)]
-                held = means if self.heard is None else self.heard.tolist()
-                out = [0.0 if not (v := m / scale) >= 0.0 else 1.0 if v > 1.0 else v for m in held]
-                v = means[j] / scale + sigmas[j] * self._widen * z[j]
+                heard = self.heard
+                if heard is None:
+                    out = _controls(params[m : m + d].tolist())
+                else:  # every event the model hears is in [0, 1] (channels clip, samples are clamped)
+                    out = [x / scale for x in heard.tolist()]
+                v = item(m + j) / scale + item(s + j) * self._widen * z[j]
                 out[j] = 0.0 if not v >= 0.0 else 1.0 if v > 1.0 else v
             else:
+                means, sigmas = params[m : m + d].tolist(), params[s : s + d].tolist()
                 out = [
-                    0.0 if not (v := m / scale + s * n) >= 0.0 else 1.0 if v > 1.0 else v
-                    for m, s, n in zip(means, sigmas, z, strict=False)
+                    0.0 if not (v := x / scale + sd * n) >= 0.0 else 1.0 if v > 1.0 else v
+                    for x, sd, n in zip(means, sigmas, z, strict=False)
                 ]
         out[0] = MIN_DT if not dt > MIN_DT else MAX_DT if dt > MAX_DT else dt
         return _array(out)
+
+
+def _controls(means: list[float]) -> list[float]:
+    """Network outputs (scaled) as controls in [0, 1]; NaN goes to 0."""
+    return [0.0 if not (v := x / SCALE) >= 0.0 else 1.0 if v > 1.0 else v for x in means]
 
 
 _array = np.array  # one global lookup instead of two in the innermost loop
