@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 # Our exports carry this signature; original IMPSY exports are read by tensor names or position.
 SIGNATURE = "step"
-INPUT, STATE, PARAMS, STATE_OUT = "x", "state", "params", "state_out"
-_SCALE32 = np.float32(SCALE)  # multiplying a float32 tensor by a float32 scalar skips a conversion
+# The event goes in as played, in data units, and the graph scales it; `x`, in files written
+# before impsy-train scaled inside the graph (and in the original IMPSY's), wants it times SCALE.
+EVENT, SCALED_EVENT, STATE, PARAMS, STATE_OUT = "event", "x", "state", "params", "state_out"
 
 _INTERPRETERS = (
     "ai_edge_litert.interpreter",
@@ -152,7 +153,7 @@ class LiteRTModel:
             self._invoke = raw
             self._params.flags.writeable = False  # callers read the model's output, never write it
             self.step = self._fast_step()
-            self._sampler.heard = self._x
+            self._sampler.hear(self._x, self._input_scale)
         else:
             self._bind_tensors_plain()
 
@@ -163,7 +164,7 @@ class LiteRTModel:
         self._invoke = self._interpreter.invoke
         self._x_shape = tuple(self._input_shape(self._x_index))
         self._x = np.zeros(self.dimension, np.float32)
-        self._sampler.heard = self._x
+        self._sampler.hear(self._x, self._input_scale)
         self._states = [(np.zeros(self._input_shape(i), np.float32), o) for i, o in self._state_pairs]
         self._params = None
 
@@ -179,10 +180,12 @@ class LiteRTModel:
         outputs = {k: v["index"] for k, v in runner.get_output_details().items()}
         # The runner holds buffers that block invoke(); only its name-to-index map is needed.
         del runner
-        missing = {INPUT, STATE} - inputs.keys() | {PARAMS, STATE_OUT} - outputs.keys()
+        event = EVENT if EVENT in inputs else SCALED_EVENT
+        missing = {event, STATE} - inputs.keys() | {PARAMS, STATE_OUT} - outputs.keys()
         if missing:
             raise ModelError(f"signature '{SIGNATURE}' lacks tensors: {', '.join(sorted(missing))}")
-        self._x_index = inputs[INPUT]
+        self._x_index = inputs[event]
+        self._input_scale = 1.0 if event == EVENT else SCALE
         self._params_index = outputs[PARAMS]
         self._state_pairs = [(inputs[STATE], outputs[STATE_OUT])]
 
@@ -195,6 +198,7 @@ class LiteRTModel:
                 " expected an IMPSY MDRNN export"
             )
         self._x_index = inputs[0]
+        self._input_scale = SCALE
         self._params_index = outputs[0]
         self._state_pairs = list(zip(inputs[1:], outputs[1:], strict=True))
 
@@ -248,11 +252,14 @@ class LiteRTModel:
         """step() on the views, every name a local: attribute lookups were a third of the
         Python work around a small model's invoke."""
         xin, params, invoke, states = self._x, self._params, self._invoke, self._states
+        scale = np.float32(self._input_scale)  # float32 times float32 skips a conversion
+        scaled = scale != 1.0
 
         def step(x: np.ndarray) -> np.ndarray:
             nonlocal xin  # `*=` rebinds the name (to the same array)
-            xin[:] = x  # to float32, then scaled in float32 (two quick calls; one with casting= is slower)
-            xin *= _SCALE32
+            xin[:] = x  # to float32 (then scaled: two quick calls; one with casting= is slower)
+            if scaled:
+                xin *= scale
             invoke()
             for state_in, state_out in states:
                 state_in[...] = state_out  # the state the next step starts from
@@ -269,7 +276,7 @@ class LiteRTModel:
         """
         xin = self._x
         xin[:] = x
-        xin *= _SCALE32
+        xin *= np.float32(self._input_scale)
         interpreter = self._interpreter
         interpreter.set_tensor(self._x_index, xin.reshape(self._x_shape))
         for index, (state, _) in zip((i for i, _ in self._state_pairs), self._states, strict=True):

@@ -71,9 +71,10 @@ class Sampler:
         self._j = -1  # one control at a time: the control the last event moved; -1: none
         self._moving_set: list[int] = []  # ... and the controls its component moves (see _moving)
         self._widen = 1.0
-        # The event the forecast was conditioned on, scaled (the model's input tensor, which the
-        # model sets): one at a time holds the other controls exactly there. None: at the means.
+        # The event the forecast was conditioned on: one at a time holds the other controls
+        # exactly there. None: at the component's means. See hear().
         self.heard: np.ndarray | None = None
+        self._heard_scale = 1.0
 
     def _normals(self, sigmatemp: float) -> list[float]:
         """The next row of standard normals, scaled by sqrt(sigmatemp) / SCALE."""
@@ -85,6 +86,12 @@ class Sampler:
         self._z = (self._raw[self.BLOCK - left :][::-1] * (math.sqrt(sigmatemp) / SCALE)).tolist()
         self._z_temp = sigmatemp
         return self._z.pop()
+
+    def hear(self, tensor: np.ndarray, scale: float = 1.0) -> None:
+        """Read the event the forecast was conditioned on from here: the model's own input
+        tensor, which it sets at every step, holding the event times `scale`."""
+        self.heard = tensor
+        self._heard_scale = scale
 
     def forget(self) -> None:
         """A new performance: no component or control to keep."""
@@ -157,7 +164,9 @@ class Sampler:
                 if heard is None:
                     out = _controls(params[m : m + d].tolist())
                 else:  # every event the model hears is in [0, 1] (channels clip, samples are clamped)
-                    out = [x / scale for x in heard.tolist()]
+                    out = heard.tolist()
+                    if (unscale := self._heard_scale) != 1.0:
+                        out = [x / unscale for x in out]
                 v = item(m + j) / scale + item(s + j) * self._widen * z[j]
                 out[j] = 0.0 if not v >= 0.0 else 1.0 if v > 1.0 else v
             else:

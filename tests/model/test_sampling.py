@@ -187,11 +187,13 @@ def test_broken_parameters_still_give_a_playable_event(one_at_a_time):
             assert np.all((out[1:] >= 0.0) & (out[1:] <= 1.0))
 
 
-def test_one_at_a_time_holds_the_other_controls_where_the_forecast_heard_them():
+@pytest.mark.parametrize("scale", [1.0, SCALE])  # our files' input tensor; older and original files'
+def test_one_at_a_time_holds_the_other_controls_where_the_forecast_heard_them(scale):
     sampler = Sampler(4, K, seed=10)
-    sampler.heard = np.array([0.2, 0.3, 0.7, 0.9], np.float32) * np.float32(SCALE)  # as the model sets it
+    heard = np.array([0.2, 0.3, 0.7, 0.9])
+    sampler.hear(heard.astype(np.float32) * np.float32(scale), scale)  # as the model sets it
     p = one_component([0.01, 0.1, 0.1, 0.1])  # its means say 0.5 for every control
     for _ in range(200):
         x = sampler.sample(p, 1.0, 0.5, 0.9, True)
         held = [i for i in range(1, 4) if i != sampler._j]
-        assert x[held] == pytest.approx(sampler.heard[held] / SCALE, abs=1e-7)
+        assert x[held] == pytest.approx(heard[held], abs=1e-7)

@@ -154,3 +154,26 @@ def test_original_impsy_exports_are_refused(name):
     data = (FIXTURES / f"{name}.tflite").read_bytes()
     with pytest.raises(ValueError, match="original IMPSY export, or one TensorFlow converted"):
         read_weights(data)
+
+
+def test_files_from_before_the_graph_scaled_its_input_play_as_they_did(tmp_path):
+    """impsy-train files written before the scaling moved into the graph take `x`, the event
+    times SCALE, and the runtime still scales it for them; rewritten now, the same weights take
+    `event` in data units and predict the same, and one at a time holds the same controls."""
+    old = FIXTURES / "impsy-train-scaled-input-4d.tflite"
+    weights = read_weights(old.read_bytes())
+    new = tmp_path / "now.tflite"
+    new.write_bytes(write_tflite(weights))
+    before, after = load_model(old, seed=5), load_model(new, seed=5)
+    assert (before._input_scale, after._input_scale) == (SCALE, 1.0)
+    state, x = np.zeros((weights.layers, 2, weights.units)), np.array([0.05, 0.2, 0.9, 0.4])
+    for _ in range(100):
+        expected, state = step(weights.astype(np.float64), x * SCALE, state)
+        params = before.step(x)
+        np.testing.assert_allclose(params, expected, atol=TOLERANCE)
+        np.testing.assert_array_equal(after.step(x), params)
+        x_before = before.sample(params, 1.0, 0.5, 0.9, True)
+        x_after = after.sample(params, 1.0, 0.5, 0.9, True)
+        np.testing.assert_allclose(x_after, x_before, atol=1e-6)  # held: float32 of x, or of x * 10
+        assert np.count_nonzero(np.abs(x_before[1:] - x[1:]) > 1e-6) <= 1
+        x = x_before
