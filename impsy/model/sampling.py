@@ -73,7 +73,7 @@ class Sampler:
         self._widen = 1.0
         # The event the forecast was conditioned on: one at a time holds the other controls
         # exactly there. None: at the component's means. See hear().
-        self.heard: np.ndarray | None = None
+        self._heard: np.ndarray | None = None
         self._heard_scale = 1.0
 
     def _normals(self, sigmatemp: float) -> list[float]:
@@ -90,7 +90,7 @@ class Sampler:
     def hear(self, tensor: np.ndarray, scale: float = 1.0) -> None:
         """Read the event the forecast was conditioned on from here: the model's own input
         tensor, which it sets at every step, holding the event times `scale`."""
-        self.heard = tensor
+        self._heard = tensor
         self._heard_scale = scale
 
     def forget(self) -> None:
@@ -124,7 +124,7 @@ class Sampler:
         one gesture for a while (the shipped networks' weights barely follow what was played).
 
         With `one_at_a_time`, an event moves one control (see _moving) and the others stay
-        where they are (`heard`, else at the component's means), as a MIDI controller sends one
+        where they are (see hear(); else at the component's means), as a MIDI controller sends one
         change per message. Drawn all at once, every control a component moves would move a
         little at every event.
 
@@ -160,7 +160,7 @@ class Sampler:
                 u, j = uniforms.pop(), self._j
                 if not (u < persistence and j in moving):
                     j = self._j = moving[min(int(redrawn(u, persistence) * len(moving)), len(moving) - 1)]
-                heard = self.heard
+                heard = self._heard
                 if heard is None:
                     out = _controls(params[m : m + d].tolist())
                 else:  # every event the model hears is in [0, 1] (channels clip, samples are clamped)
