@@ -2,9 +2,9 @@
 
 Installs the runtime package alone (`pip install .`: no TensorFlow) into a fresh venv, then in
 a fresh process imports impsy, loads the shipped 9d model and runs 10,000 closed-loop steps
-(step, sample, feed the sample back) with configs/default.toml's sampling settings (temperatures, persistence,
-one control at a time), interleaved with 10,000 bare
-LiteRT invokes of the same interpreter, printing each figure beside its target as a ratio;
+(step, sample, feed the sample back) with configs/default.toml's sampling settings (temperatures,
+persistence, one control at a time), interleaved with 10,000 bare LiteRT invokes of the same
+interpreter, printing each figure beside its target as a ratio;
 step_over_invoke is the closed-loop step's median over the bare invoke's.
 
 usage: python bench/model_step.py [--venv DIR] [--steps N] [--model FILE]

@@ -142,7 +142,7 @@ class Sampler:
             k = self._k = choose_component(params[self._logits].tolist(), pitemp, redrawn(u, persistence))
         m, s = self._starts[k]
         d = self.dimension
-        scale = SCALE  # a local: the comprehensions below look it up for every control
+        scale = SCALE  # a local: read for every control in the all-at-once comprehension
         if not sigmatemp > 0:
             dt = params.item(m) / scale
             out = _controls(params[m : m + d].tolist())
