@@ -260,8 +260,13 @@ def verdict(key: str, value: float, human: dict[str, float]) -> tuple[str, bool]
 # -- running ----------------------------------------------------------------------------------
 
 
+SHIPPED_MIXTURES = {9: 10, 4: 5}  # models/train-shipped.sh; the 9d model with 5 is for old configs
+
+
 def model_file(dimension: int) -> Path:
-    return REPO / "models" / f"musicMDRNN-dim{dimension}-layers2-units64-mixtures5-scale10.tflite"
+    """The shipped model a default config plays for this dimension."""
+    mixtures = SHIPPED_MIXTURES[dimension]
+    return REPO / "models" / f"musicMDRNN-dim{dimension}-layers2-units64-mixtures{mixtures}-scale10.tflite"
 
 
 def held_out(model: Path) -> tuple[int, list[str]]:

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODEL = REPO / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
+MODEL = REPO / "models" / "musicMDRNN-dim9-layers2-units64-mixtures10-scale10.tflite"
 TARGETS = {
     "p50_us": 40.0,
     "step_over_invoke": 2.0,  # the closed-loop step against the bare LiteRT invoke (issue 15)

@@ -256,8 +256,8 @@ def test_default_config_is_the_shipped_model_over_osc() -> None:
     assert check_config(path) == []
     config = load_config(path)
     assert config.model == ModelConfig(
-        9, "models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite", "s", 0.5, 1.0, 1.0,
-        persistence=0.95, one_at_a_time=True,
+        9, "models/musicMDRNN-dim9-layers2-units64-mixtures10-scale10.tflite", "s", 0.5, 1.0, 1.0,
+        persistence=0.92, one_at_a_time=True,
     )  # fmt: skip
     assert (config.interaction.mode, config.interaction.threshold) == ("callresponse", 0.1)
     assert config.interaction.reseed == 60.0

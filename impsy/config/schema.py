@@ -69,7 +69,7 @@ MODEL = {
     "size": Field(one_of(SIZES), "s"),
     "sigmatemp": Field(number(SIGMATEMP), example="sigmatemp = 0.5"),
     "pitemp": Field(number(PITEMP), example="pitemp = 1"),
-    "persistence": Field(number(PERSISTENCE), 0.95),
+    "persistence": Field(number(PERSISTENCE), 0.92),
     "one_at_a_time": Field(boolean, False),
     "timescale": Field(number(TIMESCALE), example="timescale = 1"),
 }

@@ -62,7 +62,7 @@ class ModelConfig:
     sigmatemp: float = 0.5  # bench/liveliness.py: livelier solos than 0.01 (issue 15)
     pitemp: float = 1.0
     timescale: float = 1.0  # multiplies the predicted dt before playback
-    persistence: float = 0.95  # keep the last event's mixture component this often (bench/liveliness.py)
+    persistence: float = 0.92  # keep the last event's mixture component this often (bench/liveliness.py)
     one_at_a_time: bool = False  # each event moves one control (a MIDI controller's logs)
 
 

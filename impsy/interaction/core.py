@@ -79,7 +79,7 @@ class Settings:
     timescale: float = 1.0
     sigmatemp: float = 0.5
     pitemp: float = 1.0
-    persistence: float = 0.95  # how often the next event keeps the last one's mixture component
+    persistence: float = 0.92  # how often the next event keeps the last one's mixture component
     one_at_a_time: bool = False  # each event moves one control
     paused: bool = False
     log_input: bool = True
