@@ -42,7 +42,7 @@ def test_init_makes_a_working_folder(tmp_path):
     assert (folder / "models" / SHIPPED_9D.name).read_bytes() == SHIPPED_9D.read_bytes()
     check = impsy("check", "--steps", "50", cwd=folder)
     assert check.returncode == 0, check.stderr
-    assert "dimension 9, size s (2 layers of 64 units, 5 mixtures, impsy layout)" in check.stdout
+    assert "dimension 9, size s (2 layers of 64 units, 10 mixtures, impsy layout)" in check.stdout
     assert "50 predictions:" in check.stdout and "ms per step" in check.stdout
     again = impsy("init", str(folder))
     assert "kept" in again.stdout and again.returncode == 0

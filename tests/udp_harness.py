@@ -14,7 +14,7 @@ from impsy.channels.udp import osc_message
 
 WAIT = 20.0  # generous: CI machines can be slow to start Python
 MODELS = Path(__file__).resolve().parents[1] / "models"
-MODEL_9D = MODELS / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
+MODEL_9D = MODELS / "musicMDRNN-dim9-layers2-units64-mixtures10-scale10.tflite"
 
 
 def free_udp_port() -> int:

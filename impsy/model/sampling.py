@@ -29,7 +29,8 @@ def redrawn(u: float, persistence: float) -> float:
 def choose_component(logits: list[float], pitemp: float, u: float) -> int:
     """Pick a mixture component from plain floats, given a uniform draw u in [0, 1).
 
-    Pure Python on purpose: for five components it is several times faster than numpy.
+    Pure Python on purpose: for the 5 or 10 components of our models it is several times faster
+    than numpy.
     """
     if pitemp <= MIN_PITEMP:
         return max(range(len(logits)), key=logits.__getitem__)

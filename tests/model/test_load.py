@@ -5,7 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import SHIPPED_9D
+from conftest import SHIPPED_9D, SHIPPED_9D_5
 
 from impsy.model import DummyModel, ModelError, load_model
 
@@ -58,9 +58,10 @@ def test_keras_file_without_tflite_says_how_to_convert(tmp_path):
         load_model(tmp_path / "m.keras")
 
 
-def test_shipped_model_shape_is_read_from_its_tensors():
-    info = load_model(SHIPPED_9D).info
-    assert (info.dimension, info.layers, info.units, info.mixtures, info.size) == (9, 2, 64, 5, "s")
+@pytest.mark.parametrize("model, mixtures", [(SHIPPED_9D, 10), (SHIPPED_9D_5, 5)])
+def test_shipped_model_shape_is_read_from_its_tensors(model, mixtures):
+    info = load_model(model).info
+    assert (info.dimension, info.layers, info.units, info.mixtures, info.size) == (9, 2, 64, mixtures, "s")
     assert info.layout == "impsy"
 
 
