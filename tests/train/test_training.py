@@ -352,3 +352,19 @@ def test_too_few_events_for_the_size_is_said_once(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.count("warning:") == 1 and "size" in out.split("warning:")[1].split("\n")[0]
+
+
+def test_a_new_model_is_compared_with_the_best_shipped_model_of_its_dimension():
+    from types import SimpleNamespace
+
+    from conftest import SHIPPED_9D, SHIPPED_9D_5, gesture
+    from impsy_train.report import compare_with_shipped, runtime_nll
+
+    dt, values = gesture(300, 8)
+    validation = [np.column_stack([dt, values])]
+    scores = {p.name: runtime_nll(p, validation) for p in (SHIPPED_9D, SHIPPED_9D_5)}  # 10 and 5 components
+    best = min(scores, key=scores.get)
+    comparison = compare_with_shipped(SimpleNamespace(dimension=9, heldout_nll=0.0), validation)
+    assert (comparison["shipped_model"], comparison["shipped_heldout_nll"]) == (best, scores[best])
+    nothing_shipped = SimpleNamespace(dimension=7, heldout_nll=0.0)
+    assert compare_with_shipped(nothing_shipped, validation) is None

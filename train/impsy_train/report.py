@@ -19,7 +19,7 @@ import numpy as np
 
 from impsy import __version__ as impsy_version
 from impsy.cli import shipped
-from impsy.model import SCALE, ModelError, load_model, model_filename
+from impsy.model import SCALE, ModelError, load_model
 from impsy_train import __version__
 from impsy_train.network import component_scores, logsumexp_rows
 from impsy_train.training import TrainResult
@@ -50,15 +50,19 @@ def runtime_nll(tflite: Path, performances: list[np.ndarray]) -> float:
 
 
 def compare_with_shipped(result: TrainResult, validation: list[np.ndarray]) -> dict | None:
-    """The shipped model of the same dimension scored on the same held-out performances, so a
-    user sees at once whether the new model is any good (a 3-epoch model is not)."""
-    matches = sorted(shipped("models").glob(f"{model_filename(result.dimension, 2, 64)}.tflite"))
-    if not matches or not validation:
+    """The best shipped model of the same dimension (any number of mixture components), scored
+    on the same held-out performances, so a user sees at once whether the new model is any
+    good (a 3-epoch model is not)."""
+    pattern = f"musicMDRNN-dim{result.dimension}-layers2-units64-mixtures*-scale10.tflite"
+    scores = []
+    for path in sorted(shipped("models").glob(pattern)) if validation else []:
+        try:
+            scores.append((runtime_nll(path, validation), path.name))
+        except ModelError:
+            continue
+    if not scores:
         return None
-    try:
-        theirs = runtime_nll(matches[0], validation)
-    except ModelError:
-        return None
+    theirs, name = min(scores)
     better = theirs - result.heldout_nll
     verdict = (
         f"better than the shipped model by {better:.2f} nats per event"
@@ -66,7 +70,7 @@ def compare_with_shipped(result: TrainResult, validation: list[np.ndarray]) -> d
         else f"worse than the shipped model by {-better:.2f} nats per event: train longer, on more "
         "performances, or keep the shipped model"
     )
-    return {"shipped_model": matches[0].name, "shipped_heldout_nll": theirs, "verdict": verdict}
+    return {"shipped_model": name, "shipped_heldout_nll": theirs, "verdict": verdict}
 
 
 def report_data(result: TrainResult) -> dict:
