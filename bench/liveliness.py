@@ -50,7 +50,7 @@ from impsy.dataset import DEFAULT_MAX_GAP, event_dt
 from impsy.interaction.core import Core, Play, Settings
 from impsy.interaction.loop import settings_from
 from impsy.logs import read_log
-from impsy.model import load_model
+from impsy.model import load_model, model_filename
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path("/work/shared/data")
@@ -265,8 +265,7 @@ SHIPPED_MIXTURES = {9: 10, 4: 5}  # models/train-shipped.sh; the 9d model with 5
 
 def model_file(dimension: int) -> Path:
     """The shipped model a default config plays for this dimension."""
-    mixtures = SHIPPED_MIXTURES[dimension]
-    return REPO / "models" / f"musicMDRNN-dim{dimension}-layers2-units64-mixtures{mixtures}-scale10.tflite"
+    return REPO / "models" / f"{model_filename(dimension, 2, 64, SHIPPED_MIXTURES[dimension])}.tflite"
 
 
 def held_out(model: Path) -> tuple[int, list[str]]:

@@ -31,8 +31,9 @@ def size_name(layers: int, units: int) -> str | None:
     return None
 
 
-def model_filename(dimension: int, layers: int, units: int, mixtures: int = MIXTURES) -> str:
-    """The original IMPSY file stem, which users recognise: musicMDRNN-dim9-layers2-...-scale10."""
+def model_filename(dimension: int, layers: int, units: int, mixtures: int | str = MIXTURES) -> str:
+    """The original IMPSY file stem, which users recognise: musicMDRNN-dim9-layers2-...-scale10.
+    mixtures="*" makes it a glob pattern for any number of components."""
     return f"musicMDRNN-dim{dimension}-layers{layers}-units{units}-mixtures{mixtures}-scale10"
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from impsy import __version__ as impsy_version
 from impsy.cli import shipped
-from impsy.model import SCALE, ModelError, load_model
+from impsy.model import SCALE, ModelError, load_model, model_filename
 from impsy_train import __version__
 from impsy_train.network import component_scores, logsumexp_rows
 from impsy_train.training import TrainResult
@@ -53,9 +53,10 @@ def compare_with_shipped(result: TrainResult, validation: list[np.ndarray]) -> d
     """The best shipped model of the same dimension (any number of mixture components), scored
     on the same held-out performances, so a user sees at once whether the new model is any
     good (a 3-epoch model is not)."""
-    pattern = f"musicMDRNN-dim{result.dimension}-layers2-units64-mixtures*-scale10.tflite"
+    if not validation:
+        return None
     scores = []
-    for path in sorted(shipped("models").glob(pattern)) if validation else []:
+    for path in sorted(shipped("models").glob(f"{model_filename(result.dimension, 2, 64, '*')}.tflite")):
         try:
             scores.append((runtime_nll(path, validation), path.name))
         except ModelError:
