@@ -13,6 +13,7 @@ is the negative log-likelihood per event in the network's scaled units (lower is
 - ours: impsy-train's defaults (TrainSettings), pauses capped at 5 s as `impsy dataset` does.
 - dequantised: ours with `--dequantise on` (controls spread over their grid cells in training).
 - mixtures10: ours with `--mixtures 10` (10 Gaussian components instead of 5).
+- timings5: ours with `--timings 5` (dt gets 5 components of its own; 25 in the file).
 
 Each result is appended to a JSON-lines file as it comes, so recipes and dimensions can run
 as separate processes (two at a time on two cores) and the table be printed at the end:
@@ -125,11 +126,16 @@ def train_mixtures10(train_logs: list[Path], dimension: int, seed: int) -> tuple
     return train_ours(train_logs, dimension, seed, mixtures=10)
 
 
+def train_timings5(train_logs: list[Path], dimension: int, seed: int) -> tuple[object, dict]:
+    return train_ours(train_logs, dimension, seed, timings=5)
+
+
 RECIPES = {
     "original": train_original,
     "ours": train_ours,
     "dequantised": train_dequantised,
     "mixtures10": train_mixtures10,
+    "timings5": train_timings5,
 }
 
 

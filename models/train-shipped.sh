@@ -3,19 +3,23 @@
 # ../shared/data, and put them in place of the shipped ones (this script alone replaces models:
 # `impsy-train train` never does). Each model comes with its report and loss plot.
 # The 9d knobs get 10 mixture components (configs/default.toml plays that one); the 9d model with
-# 5 stays for configs written for the original IMPSY, which name it.
+# 5 stays for configs written for the original IMPSY, which name it. The 4d touch model gives dt
+# 5 components of its own (--timings 5), so its file holds 5 x 5 = 25; the plain 4d model with 5
+# stays for the original's configs too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 TRAIN=${TRAIN:-.venv/bin/impsy-train}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for model in 9:10 9:5 4:5; do
-    dimension=${model%:*} mixtures=${model#*:}
+for model in 9:10:0 9:5:0 4:5:5 4:5:0; do  # dimension:mixtures:timings
+    IFS=: read -r dimension mixtures timings <<<"$model"
+    components=$((mixtures * (timings > 0 ? timings : 1)))
     logs="$DATA/performances-${dimension}d"
     [ -d "$logs" ] || { echo "no logs in $logs: set DATA to the folder holding performances-${dimension}d" >&2; exit 1; }
-    stem="musicMDRNN-dim${dimension}-layers2-units64-mixtures${mixtures}-scale10"
-    "$TRAIN" train --dimension "$dimension" --modelsize s --mixtures "$mixtures" --logs "$logs" --models "$out"
+    stem="musicMDRNN-dim${dimension}-layers2-units64-mixtures${components}-scale10"
+    "$TRAIN" train --dimension "$dimension" --modelsize s --mixtures "$mixtures" --timings "$timings" \
+        --logs "$logs" --models "$out"
     rm -f "models/$stem".{tflite,keras,report.json,loss.png,loss.svg}
     mv "$out/$stem".* models/
 done

@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -47,6 +48,21 @@ def load_training_data(args: argparse.Namespace) -> Dataset:
     return dataset
 
 
+def count_argument(least: int) -> Callable[[str], int]:
+    """argparse's type for a whole number of at least `least` (components, timings)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected a whole number of at least {least}, found {text!r}")
+        return value
+
+    return parse
+
+
 def epoch_printer(json_lines: bool):
     """Print each epoch as it ends: a line for people, or JSON for the web UI (--progress json)."""
 
@@ -75,6 +91,7 @@ def run_train(args: argparse.Namespace) -> int:
     settings = TrainSettings(
         size=args.modelsize,
         mixtures=args.mixtures,
+        timings=args.timings,
         epochs=args.epochs,
         batch_size=args.batchsize,
         early_stopping=args.earlystopping,
@@ -204,9 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--mixtures",
-        type=int,
+        type=count_argument(1),
         default=defaults.mixtures,
         help="Gaussian components per prediction; the file name says how many (default: %(default)s)",
+    )
+    train.add_argument(
+        "--timings",
+        type=count_argument(0),
+        default=defaults.timings,
+        help="give dt this many components of its own, and the controls --mixtures; the file holds"
+        " their products (suits touch-screen timing; default: %(default)s, dt shares the components)",
     )
     train.add_argument("--earlystopping", action="store_true", help="stop when validation stops improving")
     train.add_argument(
