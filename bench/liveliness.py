@@ -319,7 +319,8 @@ def run(
     solos = [solo(model, seed, minutes * 60, settings, before[seed]) for seed in range(seeds)]
     ours = figures(solos, human)
     human_figs = figures(human, human, leave_one_out=True)
-    trained = as_trained([human_performance(p, dimension) for p in training_logs(model, data)], human)
+    learnt_from = training_logs(model, data)
+    trained = as_trained([human_performance(p, dimension) for p in learnt_from], human)
     if hour:
         t, x = solo(model, 0, 3600.0, settings, before[0])
         ours["rail_hour"] = rail_hold(t, x)
@@ -350,7 +351,7 @@ def run(
         note = ("ok" if ok else "MISS") + ("" if human_ok else "  (the human logs miss it too)")
         print(f"  {name:40s} {human_figs[key]:8.3f} {ours[key]:8.3f}   {target:10s} {note}")
     print(
-        f"  a model playing exactly like its {len(training_logs(model, data))} training logs would score"
+        f"  a model playing exactly like its {len(learnt_from)} training logs would score"
         f" KS log10(dt) {trained['ks_dt']:.3f}, W1 {trained['w1']:.3f}"
     )
     if hour:

@@ -15,18 +15,18 @@ import pytest
 from conftest import REPO, gesture, write_log
 from impsy_train import cli
 from impsy_train.tflite import read_weights
+from impsy_train.timing_head import TimingHead
 
 from impsy.model import load_model
 
 
-@pytest.fixture
-def gig(tmp_path: Path) -> dict:
+def make_gig(tmp_path: Path, *train_options: str) -> dict:
     """A model trained on yesterday's logs, then tonight's logs of a new gesture."""
     logs, models = tmp_path / "logs", tmp_path / "models"
     yesterday = datetime(2026, 1, 1, 20, 0)
     for p in range(3):
         write_log(logs, 3, yesterday + timedelta(hours=p), [gesture(150, 2, phase=p, dt=0.05)], pause=0)
-    assert cli.main(["train", "-D", "3", "-M", "xxs", "--epochs", "3", "--seq-len", "20",
+    assert cli.main(["train", "-D", "3", "-M", "xxs", "--epochs", "3", "--seq-len", "20", *train_options,
                      "--logs", str(logs), "--models", str(models)]) == 0  # fmt: skip
     model = next(models.glob("*.tflite"))
     past = time.time() - 3600
@@ -36,6 +36,11 @@ def gig(tmp_path: Path) -> dict:
     for p in range(2):  # a faster gesture than any the model knows
         write_log(logs, 3, tonight + timedelta(hours=p), [gesture(300, 2, phase=5 + p, dt=0.02)], pause=0)
     return {"logs": logs, "models": models, "model": model}
+
+
+@pytest.fixture
+def gig(tmp_path: Path) -> dict:
+    return make_gig(tmp_path)
 
 
 def test_learning_from_tonight_makes_a_new_model_that_predicts_tonight_better(gig, capsys):
@@ -51,6 +56,18 @@ def test_learning_from_tonight_makes_a_new_model_that_predicts_tonight_better(gi
     start, after = read_weights(gig["model"].read_bytes()), read_weights(tuned.read_bytes())
     assert not np.array_equal(start.head_kernel, after.head_kernel)
     assert load_model(tuned).info.dimension == 3  # the runtime plays it
+
+
+def test_a_model_with_timings_of_its_own_keeps_them_when_it_learns(tmp_path, capsys):
+    gig = make_gig(tmp_path, "--mixtures", "2", "--timings", "2")
+    folders = ["--logs", str(gig["logs"]), "--models", str(gig["models"])]
+    assert cli.main(["finetune", str(gig["model"]), *folders, "--epochs", "4"]) == 0, capsys.readouterr().out
+    tuned = gig["models"] / (gig["model"].stem + "-2.tflite")
+    after = read_weights(tuned.read_bytes())
+    assert TimingHead.found_in(after) == TimingHead(3, 2, 2)  # still 2 timings x 2 gestures
+    assert not np.array_equal(read_weights(gig["model"].read_bytes()).head_kernel, after.head_kernel)
+    settings = json.loads(tuned.with_name(tuned.stem + ".report.json").read_text())["training"]["settings"]
+    assert (settings["mixtures"], settings["timings"], settings["event_clip"]) == (2, 2, 0.0)
 
 
 def test_nothing_new_since_the_model_is_a_clear_error(gig, capsys):

@@ -45,6 +45,13 @@ def test_compact_undoes_expand():
         np.testing.assert_allclose(a, b, atol=1e-12)
 
 
+def test_the_tie_is_found_in_a_head_that_has_it_and_only_there():
+    plain = random_weights(HEAD.dimension, 1, 6, HEAD.mixtures, seed=4)
+    assert TimingHead.found_in(plain) is None
+    tied = plain.with_arrays([*plain.arrays()[:-2], *HEAD.expand(*compact_columns(np.random.default_rng(4)))])
+    assert TimingHead.found_in(tied) == HEAD
+
+
 def test_compact_gradients_match_finite_differences():
     rng = np.random.default_rng(2)
     weights = random_weights(HEAD.dimension, 1, 6, HEAD.mixtures, seed=2, residual=True).astype(np.float64)

@@ -52,12 +52,13 @@ def count_argument(least: int) -> Callable[[str], int]:
     """argparse's type for a whole number of at least `least` (components, timings)."""
 
     def parse(text: str) -> int:
+        problem = argparse.ArgumentTypeError(f"expected a whole number of at least {least}, found {text!r}")
         try:
             value = int(text)
         except ValueError:
-            value = least - 1
+            raise problem from None
         if value < least:
-            raise argparse.ArgumentTypeError(f"expected a whole number of at least {least}, found {text!r}")
+            raise problem
         return value
 
     return parse

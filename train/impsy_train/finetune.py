@@ -22,6 +22,7 @@ from impsy.logs import find_logs
 from impsy.model import size_name
 from impsy_train.settings import TrainSettings
 from impsy_train.tflite import read_weights
+from impsy_train.timing_head import TimingHead, settings_for
 from impsy_train.training import Progress, TrainingError, TrainResult, fit, heldout_nll, resolve_dequantise
 from impsy_train.weights import Weights
 from impsy_train.windows import chunk_batches, usable_events
@@ -82,7 +83,9 @@ def finetune(
     """Fine-tune the model in `tflite` on tonight's logs, replaying the older ones."""
     start = load_start(tflite)
     size = size_name(start.layers, start.units) or f"{start.layers}x{start.units}"
-    settings = replace(settings, size=size, residual=start.residual)
+    head = TimingHead.found_in(start)
+    settings = replace(settings, size=size, residual=start.residual, mixtures=start.mixtures)
+    settings = settings_for(settings, head)
     new, _ = build_from_logs(tonight.new, start.dimension, max_gap)
     old, _ = build_from_logs(tonight.old, start.dimension, max_gap) if tonight.old else (None, None)
     learn, score = [], []
@@ -102,7 +105,9 @@ def finetune(
         return chunk_batches(learn + sample_events(replay, budget, rng), settings.seq_len,
                              settings.batch_size, rng, jitter, settings.dequantise_width)  # fmt: skip
 
-    result = fit(start, epoch, lambda w: heldout_nll(w, score), settings, progress, score_start=True)
+    result = fit(
+        start, epoch, lambda w: heldout_nll(w, score), settings, progress, score_start=True, head=head
+    )
     if result.best_epoch == 0:
         raise TrainingError(
             f"no epoch predicted tonight's held-out playing better than {tflite.name} does "

@@ -19,7 +19,7 @@ from impsy.model import MIXTURES, SCALE, SIZES, model_filename
 from impsy_train.network import event_nll, loss_and_gradients
 from impsy_train.optimizer import Adam, Average, cosine_rate
 from impsy_train.settings import TrainSettings
-from impsy_train.timing_head import TimingHead
+from impsy_train.timing_head import TimingHead, settings_for
 from impsy_train.weights import Weights, random_weights
 from impsy_train.windows import (
     MAX_LEVELS,
@@ -165,11 +165,11 @@ def fit(
     """
     rng = np.random.default_rng(settings.seed)
     params = weights.arrays()
-    if head:
+    if head is not None:  # the caller's weights keep their own head; Adam moves these columns
         params[-2:] = head.compact(*params[-2:])
 
     def network(arrays: list[np.ndarray]) -> Weights:
-        return weights.with_arrays([*arrays[:-2], *head.expand(*arrays[-2:])] if head else arrays)
+        return weights.with_arrays(arrays if head is None else [*arrays[:-2], *head.expand(*arrays[-2:])])
 
     optimizer = Adam(params, settings.learning_rate, settings.clip_norm or None, beta2=settings.adam_beta2)
     average = None
@@ -179,7 +179,8 @@ def fit(
     history: dict[str, list[float]] = {"loss": [], "val_loss": []}
     best, best_epoch, best_loss, start_loss = None, 0, math.inf, None
     if score_start:
-        best, best_loss = network([a.copy() for a in params]), validate(weights)
+        best = network([a.copy() for a in params])
+        best_loss = validate(best)
         start_loss = best_loss
     stopped = "completed"
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -199,7 +200,7 @@ def fit(
                 for inputs, targets, mask in epoch_batches(rng):
                     net = network(params)
                     loss, grads = loss_and_gradients(net, inputs, targets, mask, settings.event_clip)
-                    if head:
+                    if head is not None:
                         grads[-2:] = head.gradients(*grads[-2:])
                     # Warm-up: Adam's first steps move every weight by about the full rate at once,
                     # which wrecks a trained network's tiny sigmas when fine-tuning.
@@ -284,20 +285,18 @@ def train(
                 f"units; the data is {dataset.dimension}d and size {settings.size} is {layers} of {units}"
             )
         weights = start.astype(np.float32)
-        head = None
+        head = TimingHead.found_in(weights)
     else:
         head = None
         if settings.timings:
             head = TimingHead(dataset.dimension, settings.timings, settings.mixtures)
-            # The pairs' narrow timing component makes their gradients the longest, and clipping
-            # them held it back: on the 4d logs, 0.35-1.3 nats per event worse in four runs.
-            settings = replace(settings, event_clip=0.0)
-        mixtures = head.mixtures if head else settings.mixtures
+        mixtures = settings.mixtures if head is None else head.mixtures
         weights = random_weights(dataset.dimension, layers, units, mixtures, settings.seed, settings.residual)
-        if head:
+        if head is not None:
             dts = np.concatenate([p[1:, 0] for p in split.train]) * SCALE
             expanded = head.expand(*head.start(units, dts, settings.seed))
             weights = weights.with_arrays([*weights.arrays()[:-2], *expanded])
+    settings = settings_for(settings, head)
     train_events = usable_events(split.train, 1)
     warning = size_warning(dataset.dimension, settings.size, train_events)
     settings, levels = resolve_dequantise(settings, split.train)
