@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO, gesture, write_log
 from impsy_train import cli
 from impsy_train.tflite import read_weights
-from impsy_train.timing_head import TimingHead
+from impsy_train.timing_head import TIMING_EVENT_CLIP, TimingHead
 
 from impsy.model import load_model
 
@@ -67,7 +67,7 @@ def test_a_model_with_timings_of_its_own_keeps_them_when_it_learns(tmp_path, cap
     assert TimingHead.found_in(after) == TimingHead(3, 2, 2)  # still 2 timings x 2 gestures
     assert not np.array_equal(read_weights(gig["model"].read_bytes()).head_kernel, after.head_kernel)
     settings = json.loads(tuned.with_name(tuned.stem + ".report.json").read_text())["training"]["settings"]
-    assert (settings["mixtures"], settings["timings"], settings["event_clip"]) == (2, 2, 0.0)
+    assert (settings["mixtures"], settings["timings"], settings["event_clip"]) == (2, 2, TIMING_EVENT_CLIP)
 
 
 def test_nothing_new_since_the_model_is_a_clear_error(gig, capsys):

@@ -218,7 +218,7 @@ def mixture_nll(
         lengths = np.sqrt(np.einsum("ij,ij->i", d_raw, d_raw))
         limit = event_clip * np.median(lengths[weight > 0]) if np.any(weight > 0) else 0.0
         if limit > 0:
-            d_raw *= np.minimum(1.0, limit / np.maximum(lengths, 1e-30))[:, None]
+            d_raw *= (limit / np.maximum(lengths, limit))[:, None]  # min(1, limit / length)
     return float(np.dot(nll, weight)), d_raw
 
 

@@ -21,7 +21,7 @@ class TrainSettings:
     size: str = "s"
     mixtures: int = MIXTURES  # Gaussian components; the runtime reads the count from the file
     # With timings J > 0, dt gets J components of its own and the controls `mixtures`; the file
-    # holds their J x mixtures pairings, and event_clip is off (timing_head.py). 0: every
+    # holds their J x mixtures pairings, and event_clip is 100 (timing_head.py). 0: every
     # component predicts both.
     timings: int = 0
     residual: bool = True  # means are offsets from the last event (see Weights)
