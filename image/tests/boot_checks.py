@@ -278,8 +278,9 @@ def check_osc(vm: VM, report: Report, name: str = "OSC in, /impsy out") -> None:
         report.check(name, False, "listener in the VM did not start")
         return
     answer = ""
+    started = time.monotonic()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        deadline = time.monotonic() + 60
+        deadline = started + 60
         step = 0
         while time.monotonic() < deadline and listener.poll() is None:
             # A short gesture, then stillness: in callresponse mode IMPSY answers the pause.
@@ -291,9 +292,15 @@ def check_osc(vm: VM, report: Report, name: str = "OSC in, /impsy out") -> None:
             time.sleep(2)
         out, _ = listener.communicate(timeout=70)
         answer = out.strip()
+    # Without an answer, say whether the listener gave up or its SSH session ended early (it
+    # did once, 2 s in, right after the watchdog restart), and how many bursts went in.
+    silence = (
+        f"no /impsy answer (listener status {listener.returncode} after {time.monotonic() - started:.0f} s,"
+        f" {step // 5} bursts sent)"
+    )
     report.check(
         name, answer.startswith("/impsy"),
-        f"/interface ({dimension - 1} floats) to 127.0.0.1:{vm.osc} -> {answer or 'no /impsy answer'}",
+        f"/interface ({dimension - 1} floats) to 127.0.0.1:{vm.osc} -> {answer or silence}",
     )  # fmt: skip
 
 
