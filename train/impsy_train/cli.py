@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=count_argument(0),
         default=defaults.timings,
         help="give dt this many components of its own, and the controls --mixtures; the file holds"
-        " their products (suits touch-screen timing; default: %(default)s, dt shares the components)",
+        " their pairings (suits touch-screen timing; default: %(default)s, dt shares the components)",
     )
     train.add_argument("--earlystopping", action="store_true", help="stop when validation stops improving")
     train.add_argument(
