@@ -19,6 +19,7 @@ over its copies.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -47,6 +48,7 @@ class TimingHead:
     def columns(self) -> int:
         return 2 * self.timings + 2 * self.gestures * (self.dimension - 1) + self.mixtures
 
+    @cached_property  # read at every training step (expand, gradients): worked out once
     def sources(self) -> np.ndarray:
         """For each expanded column, the compact column it copies."""
         d, j_count, k_count, kp = self.dimension, self.timings, self.gestures, self.mixtures
@@ -63,14 +65,17 @@ class TimingHead:
         return out
 
     def expand(self, kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sources = self.sources()
-        return kernel[:, sources], bias[sources]
+        return kernel[:, self.sources], bias[self.sources]
 
     def compact(self, kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The compact columns of an expanded head, the first copy of each: expand's inverse for a
         head with this tie (`found_in` checks that a head has it)."""
-        _, first = np.unique(self.sources(), return_index=True)
-        return kernel[:, first], bias[first]
+        return kernel[:, self.first_copies], bias[self.first_copies]
+
+    @cached_property
+    def first_copies(self) -> np.ndarray:
+        """For each compact column, the first expanded column that copies it."""
+        return np.unique(self.sources, return_index=True)[1]
 
     @classmethod
     def found_in(cls, weights: Weights) -> TimingHead | None:
@@ -89,10 +94,9 @@ class TimingHead:
     def gradients(self, d_kernel: np.ndarray, d_bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Gradients on the compact columns from those on the expanded ones: each the sum over
         its copies."""
-        sources = self.sources()
         d_compact = np.zeros((d_kernel.shape[0], self.columns), d_kernel.dtype)
-        np.add.at(d_compact, (slice(None), sources), d_kernel)
-        return d_compact, np.bincount(sources, d_bias, self.columns).astype(d_bias.dtype)
+        np.add.at(d_compact, (slice(None), self.sources), d_kernel)
+        return d_compact, np.bincount(self.sources, d_bias, self.columns).astype(d_bias.dtype)
 
     def start(self, units: int, dts: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Compact starting columns: a kernel as Glorot-uniform as a plain head's, and a bias
@@ -100,7 +104,7 @@ class TimingHead:
         puts them, each pairing weighted as its timing (the controls' bias starts at 0, as a
         plain head's does). From a zero bias, gradient steps never narrowed a component onto
         the sub-millisecond pairs."""
-        limit = np.sqrt(6.0 / (units + len(self.sources())))  # as a plain head of J*K components
+        limit = np.sqrt(6.0 / (units + len(self.sources)))  # as a plain head of J*K components
         # Its own stream: from `seed` alone it would copy the first LSTM kernel's draws.
         kernel = np.random.default_rng([seed, 1]).uniform(-limit, limit, (units, self.columns))
         mus, sigmas, weights = fit_1d(dts, self.timings, seed)
