@@ -354,7 +354,7 @@ def check_usb(vm: VM, report: Report) -> None:
         "laptop on the cable: a DHCP lease from a stock NetworkManager",
         address.startswith("10.12.194.") and "routers" not in options and "domain_name_servers" not in options
         and "ipv4.method: auto" in (lease or ""),
-        shown or (lease or "no lease").replace("\n", "; ")[-300:],
+        shown or (lease or "no lease").replace("\n", "; ")[-2500:],
     )  # fmt: skip
 
     vm.put(HERE / "guest" / "laptop.py", "/tmp/laptop.py")
@@ -369,6 +369,8 @@ def check_usb(vm: VM, report: Report) -> None:
     report.check("laptop on the cable: web UI", web_ok, out.replace("\n", "; "))
 
     vm.put(HERE / "guest" / "windows_view.py", "/tmp/windows_view.py")
+    # The Linux laptop lets go of the cable: it would take the RNDIS link as its own.
+    vm.ssh("sudo systemctl stop test-laptop.service", timeout=60)
     seen = vm.ssh("sudo python3 /tmp/windows_view.py", timeout=240)
     report.check(
         "a Windows laptop: OS descriptors and the RNDIS link",
@@ -420,9 +422,13 @@ def laptop_lease(vm: VM, raw: bool = False) -> str | None:
     )
     done = vm.ssh(f"sudo bash -c {shlex.quote(script)}", timeout=60)
     out = done.stdout.decode()
-    if raw:  # what there is, to show why there is no lease
-        journal = vm.ssh("journalctl --no-pager -q -u test-laptop -n 15 -o cat").stdout.decode()
-        return f"{out} {done.stderr.decode()} laptop's journal: {journal}"
+    if raw:  # what there is, to show why there is no lease: where the link is, and what happened
+        seen = vm.ssh(
+            "echo laptop:; sudo ip -n laptop -br addr; echo Pi:; ip -br link;"
+            " journalctl --no-pager -q -o cat -u test-laptop | grep -v '<debug>' | tail -n 25;"
+            " sudo dmesg | grep -E 'dummy_hcd|usb [0-9]|cdc_ether|rndis' | tail -n 12"
+        )  # fmt: skip
+        return f"{out} {done.stderr.decode()} {seen.stdout.decode()}"
     return out if "ip_address = " in out else None
 
 

@@ -63,6 +63,7 @@ def os_descriptors(device: Path) -> tuple[str, int, str, str]:
 
 def host_link(*drivers: str, timeout: float = 60) -> str | None:
     """The laptop-side network interface one of `drivers` made on dummy_hcd's bus."""
+
     def find() -> str | None:
         for net in Path("/sys/class/net").iterdir():
             bound = net / "device" / "driver"
