@@ -1,10 +1,10 @@
 """The model on the Pi's budget: closed-loop step time, memory and start-up, runtime only.
 
 Installs the runtime package alone (`pip install .`: no TensorFlow) into a fresh venv, then in
-a fresh process imports impsy, loads the shipped 9d model and runs 10,000 closed-loop steps
-(step, sample, feed the sample back) with configs/default.toml's sampling settings (temperatures,
-persistence, one control at a time), interleaved with 10,000 bare LiteRT invokes of the same
-interpreter, printing each figure beside its target as a ratio;
+a fresh process imports impsy, loads the model configs/default.toml plays (the shipped 9d one)
+and runs 10,000 closed-loop steps (step, sample, feed the sample back) with that config's
+sampling settings (temperatures, persistence, one control at a time), interleaved with 10,000
+bare LiteRT invokes of the same interpreter, printing each figure beside its target as a ratio;
 step_over_invoke is the closed-loop step's median over the bare invoke's.
 
 usage: python bench/model_step.py [--venv DIR] [--steps N] [--model FILE]
@@ -17,10 +17,12 @@ import json
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODEL = REPO / "models" / "musicMDRNN-dim9-layers2-units64-mixtures10-scale10.tflite"
+CONFIG = REPO / "configs" / "default.toml"
+MODEL = REPO / tomllib.loads(CONFIG.read_text())["model"]["file"]  # the model a fresh Pi plays
 TARGETS = {
     "p50_us": 40.0,
     "step_over_invoke": 2.0,  # the closed-loop step against the bare LiteRT invoke (issue 15)
@@ -96,7 +98,7 @@ def main() -> None:
         python = runtime_venv(args.venv or Path(tmp) / "venv")
         probe = PROBE.format(
             model=str(args.model), steps=args.steps, sigmatemp=args.sigmatemp, pitemp=args.pitemp,
-            config=str(REPO / "configs" / "default.toml"),
+            config=str(CONFIG),
         )  # fmt: skip
         out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
