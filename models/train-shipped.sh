@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Retrain the models we ship, with impsy-train's defaults, from the real performance logs in
-# ../shared/data, and put them in place of the shipped ones (this script alone replaces models:
-# `impsy-train train` never does). Each model comes with its report and loss plot.
+# Retrain the models we ship with impsy-train (its defaults, but for what follows) from the real
+# performance logs in ../shared/data, and put them in place of the shipped ones (this script
+# alone replaces models: `impsy-train train` never does). Each model comes with its report and loss plot.
 # The 9d knobs get 10 mixture components (configs/default.toml plays that one); the 9d model with
 # 5 stays for configs written for the original IMPSY, which name it. The 4d touch model gives dt
 # 5 components of its own (--timings 5), so its file holds 5 x 5 = 25; the plain 4d model with 5
-# stays for the original's configs too.
+# stays for the original's configs too. Both 4d models train at a third of the default learning
+# rate for 100 epochs: at 1e-3 their training loss keeps jumping back up for tens of epochs
+# (bench/model_quality.py, timings5-slow: better on all three folds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -18,8 +20,10 @@ for model in 9:10:0 9:5:0 4:5:5 4:5:0; do  # dimension:mixtures:timings
     logs="$DATA/performances-${dimension}d"
     [ -d "$logs" ] || { echo "no logs in $logs: set DATA to the folder holding performances-${dimension}d" >&2; exit 1; }
     stem="musicMDRNN-dim${dimension}-layers2-units64-mixtures${components}-scale10"
+    steady=()
+    [ "$dimension" != 4 ] || steady=(--learning-rate 3e-4 --epochs 100)
     "$TRAIN" train --dimension "$dimension" --modelsize s --mixtures "$mixtures" --timings "$timings" \
-        --logs "$logs" --models "$out"
+        "${steady[@]}" --logs "$logs" --models "$out"
     rm -f "models/$stem".{tflite,keras,report.json,loss.png,loss.svg}
     mv "$out/$stem".* models/
 done
