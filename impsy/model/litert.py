@@ -276,7 +276,8 @@ class LiteRTModel:
         """
         xin = self._x
         xin[:] = x
-        xin *= np.float32(self._input_scale)
+        if self._input_scale != 1.0:  # our files scale in the graph
+            xin *= np.float32(self._input_scale)
         interpreter = self._interpreter
         interpreter.set_tensor(self._x_index, xin.reshape(self._x_shape))
         for index, (state, _) in zip((i for i, _ in self._state_pairs), self._states, strict=True):

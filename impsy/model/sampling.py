@@ -77,6 +77,12 @@ class Sampler:
         self._heard: np.ndarray | None = None
         self._heard_scale = 1.0
 
+    def _uniform(self) -> float:
+        """The next uniform in [0, 1), drawn a block at a time."""
+        if not self._u:
+            self._u = self.rng.random(self.BLOCK).tolist()
+        return self._u.pop()
+
     def _normals(self, sigmatemp: float) -> list[float]:
         """The next row of standard normals, scaled by sqrt(sigmatemp) / SCALE."""
         left = len(self._z)
@@ -133,10 +139,7 @@ class Sampler:
         dt was an event due never (battle mode silent for good), and stepping the model on it
         filled its state with NaN. The comparisons below are written so that NaN fails them.
         """
-        uniforms = self._u
-        if not uniforms:
-            uniforms = self._u = self.rng.random(self.BLOCK).tolist()
-        u = uniforms.pop()
+        u = self._uniform()
         k = self._k
         fresh = not (persistence > 0.0 and u < persistence and k >= 0)
         if fresh:
@@ -155,10 +158,8 @@ class Sampler:
                 if fresh or not self._moving_set:
                     self._moving(params[s : s + d].tolist())
                 moving = self._moving_set
-                if not uniforms:
-                    uniforms = self._u = self.rng.random(self.BLOCK).tolist()
                 # The control moved last is kept as the component is; else one of its moving ones.
-                u, j = uniforms.pop(), self._j
+                u, j = self._uniform(), self._j
                 if not (u < persistence and j in moving):
                     j = self._j = moving[min(int(redrawn(u, persistence) * len(moving)), len(moving) - 1)]
                 heard = self._heard
