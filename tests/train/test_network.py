@@ -5,21 +5,31 @@ import numpy as np
 import pytest
 from impsy_train.network import event_nll, loss_and_gradients, mixture, mixture_nll, run_layers
 from impsy_train.optimizer import Adam, cosine_rate
-from impsy_train.weights import random_weights, step
+from impsy_train.weights import features, random_weights, step
 
 
-def perturbed(residual: bool, seed: int = 1):
+def perturbed(residual: bool, seed: int = 1, log_dt: bool = False):
     """A small network with every weight and bias away from its starting value, in float64."""
-    weights = random_weights(3, 2, 5, 2, seed=seed, residual=residual).astype(np.float64)
+    weights = random_weights(3, 2, 5, 2, seed=seed, residual=residual, log_dt=log_dt).astype(np.float64)
     rng = np.random.default_rng(seed)
     return weights.with_arrays([a + 0.3 * rng.standard_normal(a.shape) for a in weights.arrays()])
 
 
-@pytest.mark.parametrize("residual", [False, True])
-def test_every_gradient_matches_finite_differences(residual):
-    weights = perturbed(residual)
+NETWORKS = [(False, False), (True, False), (True, True)]  # (residual, log_dt)
+
+
+def events(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Scaled events: dt from 0 (simultaneous) up, controls anywhere."""
+    out = rng.standard_normal(shape)
+    out[..., 0] = np.abs(out[..., 0]) * (rng.random(shape[:-1]) > 0.3)
+    return out
+
+
+@pytest.mark.parametrize(("residual", "log_dt"), NETWORKS)
+def test_every_gradient_matches_finite_differences(residual, log_dt):
+    weights = perturbed(residual, log_dt=log_dt)
     rng = np.random.default_rng(0)
-    inputs, targets = rng.standard_normal((6, 4, 3)), rng.standard_normal((6, 4, 3))
+    inputs, targets = events(rng, (6, 4, 3)), rng.standard_normal((6, 4, 3))
     mask = (rng.random((6, 4)) > 0.2).astype(np.float64)  # padding must add nothing
     _, grads = loss_and_gradients(weights, inputs, targets, mask)
     for array, grad in zip(weights.arrays(), grads, strict=True):
@@ -48,11 +58,11 @@ def test_a_masked_event_changes_nothing():
     assert all(np.allclose(a, b) for a, b in zip(grads, grads_again, strict=True))
 
 
-@pytest.mark.parametrize("residual", [False, True])
-def test_the_batch_pass_is_the_one_step_reference_run_in_a_loop(residual):
-    weights = perturbed(residual, seed=3)
+@pytest.mark.parametrize(("residual", "log_dt"), NETWORKS)
+def test_the_batch_pass_is_the_one_step_reference_run_in_a_loop(residual, log_dt):
+    weights = perturbed(residual, seed=3, log_dt=log_dt)
     rng = np.random.default_rng(4)
-    inputs, targets = rng.standard_normal((30, 2, 3)), rng.standard_normal((30, 2, 3))
+    inputs, targets = events(rng, (30, 2, 3)), rng.standard_normal((30, 2, 3))
     nll = event_nll(weights, inputs, targets)
     k, d = weights.mixtures, weights.dimension
     for b in range(2):
@@ -97,3 +107,13 @@ def test_event_clip_bounds_one_surprising_event():
     assert np.linalg.norm(clipped, axis=1).max() <= 10.0 * np.median(lengths) * (1 + 1e-9)
     assert np.allclose(clipped[ordinary], free[ordinary])
     assert clipped_loss == loss  # the score itself is the true likelihood
+
+
+def test_log_dt_features_are_the_events_and_the_log_of_their_gap():
+    x = np.array([[0.0, 0.5], [0.01, 0.2], [0.2, 0.9], [-3.0, 0.1]])  # scaled: 0, 1 ms, 20 ms, bad
+    got = features(x)
+    np.testing.assert_array_equal(got[:, :2], x)
+    np.testing.assert_allclose(got[:, 2], np.log([0.01, 0.02, 0.21, 0.01]))  # a negative dt as 0
+    weights = perturbed(True, seed=5, log_dt=True)
+    params, state = step(weights, np.array([-3.0, 0.1, 0.4]), np.zeros((2, 2, 5)))
+    assert np.all(np.isfinite(params)) and np.all(np.isfinite(state))

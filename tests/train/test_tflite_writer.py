@@ -75,6 +75,27 @@ def test_runtime_runs_the_file_like_the_reference_step(dimension, size, residual
     assert worst <= TOLERANCE  # also fails on NaN
 
 
+@pytest.mark.parametrize(("dimension", "size"), [(4, "s"), (9, "xs"), (2, "xxs")])
+def test_a_log_dt_network_runs_and_reads_back_like_the_reference(dimension, size, tmp_path):
+    layers, units = SIZES[size]
+    weights = random_weights(dimension, layers, units, MIXTURES, seed=7, residual=True, log_dt=True)
+    path = tmp_path / "model.tflite"
+    path.write_bytes(write_tflite(weights))
+    model, reference = load_model(path), weights.astype(np.float64)
+    state = np.zeros((layers, 2, units))
+    worst = 0.0
+    gaps = events(dimension)
+    gaps[::3, 0] = 0.0  # simultaneous events: log(0 + 1 ms)
+    for event in gaps:
+        expected, state = step(reference, event * SCALE, state)
+        worst = max(worst, float(np.max(np.abs(model.step(event) - expected))))
+    assert worst <= TOLERANCE
+    again = read_weights(path.read_bytes())
+    assert again.log_dt and again.inputs == dimension + 1
+    for original, read in zip(weights.arrays(), again.arrays(), strict=True):
+        np.testing.assert_array_equal(read, original)
+
+
 def test_the_whole_step_runs_in_one_xnnpack_node(tmp_path):
     _, path = written(tmp_path, 9, "xl")  # xl: six state rows, more than one CONCATENATION takes
     interpreter = interpreter_class()(model_path=str(path), num_threads=1)

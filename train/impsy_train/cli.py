@@ -93,6 +93,7 @@ def run_train(args: argparse.Namespace) -> int:
         size=args.modelsize,
         mixtures=args.mixtures,
         timings=args.timings,
+        log_dt=args.log_dt,
         epochs=args.epochs,
         batch_size=args.batchsize,
         early_stopping=args.earlystopping,
@@ -232,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.timings,
         help="give dt this many components of its own, and the controls --mixtures; the file holds"
         " their pairings (suits touch-screen timing; default: %(default)s, dt shares the components)",
+    )
+    train.add_argument(
+        "--log-dt",
+        action="store_true",
+        help="let the network read each gap's logarithm too, where 1 ms and 20 ms are far apart (touch"
+        " logs); with --dequantise on it remembers its recent gaps (see the README)",
     )
     train.add_argument("--earlystopping", action="store_true", help="stop when validation stops improving")
     train.add_argument(

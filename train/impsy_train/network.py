@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from impsy_train.weights import SIGMA_FLOOR, Weights, residual_mask
+from impsy_train.weights import SIGMA_FLOOR, Weights, features, residual_mask
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -225,7 +225,8 @@ def mixture_nll(
 def run_layers(weights: Weights, inputs: np.ndarray) -> tuple[list[Layer], list[LayerCache], np.ndarray]:
     """Every LSTM layer over scaled inputs [T, B, D] from zero state; the top hidden states [T*B, U]."""
     layers = [Layer.of(*arrays) for arrays in weights.lstm]
-    caches, hidden = [], np.ascontiguousarray(inputs.transpose(0, 2, 1))
+    first = features(inputs) if weights.log_dt else inputs
+    caches, hidden = [], np.ascontiguousarray(first.transpose(0, 2, 1))
     for layer in layers:
         cache = lstm_forward(layer, hidden)
         caches.append(cache)

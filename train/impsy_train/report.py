@@ -86,6 +86,7 @@ def report_data(result: TrainResult) -> dict:
             "units": w.units,
             "mixtures": w.mixtures,
             "residual": w.residual,
+            "log_dt": w.log_dt,
             "files": result.files,
             "started_from": result.started_from,
         },

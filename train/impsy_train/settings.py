@@ -25,6 +25,7 @@ class TrainSettings:
     # component predicts both.
     timings: int = 0
     residual: bool = True  # means are offsets from the last event (see Weights)
+    log_dt: bool = False  # the first layer also reads log(dt + 1 ms) (weights.features)
     epochs: int = 40
     batch_size: int = 16
     early_stopping: bool = False

@@ -28,7 +28,7 @@ from flatbuffers.number_types import Int32Flags, Uint32Flags
 from flatbuffers.table import Table
 
 from impsy.model import SCALE
-from impsy_train.weights import SIGMA_FLOOR, Weights, residual_mask
+from impsy_train.weights import LOG_DT_OFFSET, SIGMA_FLOOR, Weights, residual_mask
 
 SIGNATURE = "step"
 INPUT, STATE, PARAMS, STATE_OUT = "event", "state", "params", "state_out"  # as impsy.model.litert maps them
@@ -43,8 +43,8 @@ MIN_RUNTIME = b"1.14.0".ljust(16, b"\0")
 MAX_CONCAT = 5
 
 # schema.fbs enums: BuiltinOperator codes, BuiltinOptions union members (0 is NONE), TensorType.
-ADD, CONCATENATION, FULLY_CONNECTED, LOGISTIC, MUL, RESHAPE, TANH, SPLIT, SLICE, ELU = (
-    0, 2, 9, 14, 18, 22, 28, 49, 65, 111,
+ADD, CONCATENATION, FULLY_CONNECTED, LOGISTIC, MUL, RELU, RESHAPE, TANH, SPLIT, SLICE, LOG, ELU = (
+    0, 2, 9, 14, 18, 19, 22, 28, 49, 65, 73, 111,
 )  # fmt: skip
 OPTIONS = {FULLY_CONNECTED: 8, CONCATENATION: 10, ADD: 11, RESHAPE: 17, MUL: 21, SPLIT: 35, SLICE: 48}
 FLOAT32, INT32 = 0, 2
@@ -153,6 +153,11 @@ def _step_graph(weights: Weights) -> tuple[_Graph, dict[str, int], dict[str, int
     # costs nothing measurable inside the delegate and about 0.3 µs a step outside it.
     scale = g.constant("event_scale", np.array(SCALE, np.float32))
     x = h = g.reshape(g.op(MUL, [event, scale], "x", (1, 1, d)), (1, d), "x_flat")
+    if weights.log_dt:  # weights.features: log(dt + 1 ms) after the event's values
+        dt = g.op(RELU, [g.slice(x, (0, 0), (1, 1), "log_dt/dt")], "log_dt/dt_positive", (1, 1))
+        offset = g.constant("log_dt/offset", np.array(LOG_DT_OFFSET, np.float32))
+        logged = g.op(LOG, [g.op(ADD, [dt, offset], "log_dt/shifted", (1, 1))], "log_dt/log", (1, 1))
+        h = g.concat([x, logged], 1, "log_dt/features")
     rows = g.reshape(state_in, (2 * layers, units), "state_rows")  # h0, c0, h1, c1 ...
     new_rows = []
     for n, (kernel, recurrent, bias) in enumerate(weights.lstm):
@@ -316,6 +321,8 @@ def write_tflite(weights: Weights) -> bytes:
         "units": weights.units,
         "residual": weights.residual,
     }
+    if weights.log_dt:  # only then: files without it stay byte for byte what they were
+        info["log_dt"] = True
     return _serialise(graph, inputs, outputs, json.dumps(info, sort_keys=True).encode())
 
 
@@ -405,7 +412,8 @@ def read_weights(data: bytes) -> Weights:
         if info.get("format") != FORMAT:
             raise ValueError(f"'{METADATA}' format {info.get('format')!r}; this reader knows format {FORMAT}")
         d, k, layers, residual = info["dimension"], info["mixtures"], info["layers"], info["residual"]
-        lstm, inputs = [], d
+        log_dt = bool(info.get("log_dt", False))
+        lstm, inputs = [], d + log_dt
         for n in range(layers):
             stacked = model.constant(f"lstm_{n}/kernel").T  # [inputs + U, 4U]
             kernel = np.ascontiguousarray(stacked[:inputs])
@@ -415,7 +423,7 @@ def read_weights(data: bytes) -> Weights:
         parts = ("head/mus", "head/sigmas", "head/logits")
         head_kernel = np.concatenate([model.constant(f"{p}/kernel") for p in parts]).T.copy()  # C order
         head_bias = np.concatenate([model.constant(f"{p}/bias") for p in parts])
-        weights = Weights(lstm, head_kernel, head_bias, d, k, residual)
+        weights = Weights(lstm, head_kernel, head_bias, d, k, residual, log_dt)
         weights.check()
     except (IndexError, struct.error) as error:
         raise ValueError(f"not a .tflite written by impsy-train: truncated or corrupt ({error})") from error

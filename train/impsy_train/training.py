@@ -291,7 +291,9 @@ def train(
         if settings.timings:
             head = TimingHead(dataset.dimension, settings.timings, settings.mixtures)
         mixtures = settings.mixtures if head is None else head.mixtures
-        weights = random_weights(dataset.dimension, layers, units, mixtures, settings.seed, settings.residual)
+        weights = random_weights(
+            dataset.dimension, layers, units, mixtures, settings.seed, settings.residual, settings.log_dt
+        )
         if head is not None:
             dts = np.concatenate([p[1:, 0] for p in split.train]) * SCALE
             expanded = head.expand(*head.start(units, dts, settings.seed))

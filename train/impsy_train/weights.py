@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SIGMA_FLOOR = 1e-7  # keeps sigmas strictly positive (ELU + 1 + floor), as the original IMPSY did
+LOG_DT_OFFSET = 0.01  # 1 ms, scaled: log(dt + 1 ms) is finite for the 0 of simultaneous events
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Weights:
     that came in: a control that did not move is predicted exactly by a zero offset, which an
     LSTM state cannot hold to the precision that real, quantised controllers repeat values at.
     Time is left out: after a pause the next dt has nothing to do with the last one.
+    With `log_dt`, the first layer also sees log(dt + 1 ms) (see `features`).
     """
 
     lstm: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -34,6 +36,12 @@ class Weights:
     dimension: int
     mixtures: int
     residual: bool = False
+    log_dt: bool = False
+
+    @property
+    def inputs(self) -> int:
+        """What the first LSTM layer reads per event: the D values, and log dt if it has it."""
+        return self.dimension + self.log_dt
 
     @property
     def layers(self) -> int:
@@ -51,7 +59,9 @@ class Weights:
         """The same network with other numbers, in the order of `arrays()`."""
         *lstm, head_kernel, head_bias = arrays
         layers = [tuple(lstm[i : i + 3]) for i in range(0, len(lstm), 3)]
-        return Weights(layers, head_kernel, head_bias, self.dimension, self.mixtures, self.residual)
+        return Weights(
+            layers, head_kernel, head_bias, self.dimension, self.mixtures, self.residual, self.log_dt
+        )
 
     def astype(self, dtype: type) -> Weights:
         return self.with_arrays([a.astype(dtype) for a in self.arrays()])
@@ -59,7 +69,7 @@ class Weights:
     def check(self) -> None:
         """Raise ValueError unless every shape fits one network."""
         d, k, u = self.dimension, self.mixtures, self.units
-        inputs = d
+        inputs = self.inputs
         for i, (kernel, recurrent, bias) in enumerate(self.lstm):
             expected = ((inputs, 4 * u), (u, 4 * u), (4 * u,))
             if (kernel.shape, recurrent.shape, bias.shape) != expected:
@@ -74,6 +84,17 @@ def residual_mask(dimension: int) -> np.ndarray:
     mask = np.ones(dimension, np.float32)
     mask[0] = 0.0
     return mask
+
+
+def features(x: np.ndarray) -> np.ndarray:
+    """Scaled events [..., D] with log(dt + 1 ms) (scaled) after them [..., D + 1].
+
+    Touch logs mix gaps of 1 ms (a burst of x, y and pressure) with gaps of 20 ms, and some
+    logs have no gap under 10 ms at all: on a log scale these are far apart, where as dt they
+    differ by less than the network's input noise.
+    """
+    dt = np.maximum(x[..., :1], 0)  # a negative dt (none should come) gives no NaN
+    return np.concatenate([x, np.log(dt + np.asarray(LOG_DT_OFFSET, x.dtype))], axis=-1)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -92,6 +113,8 @@ def step(weights: Weights, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray
     the reference the .tflite must reproduce.
     """
     h = np.asarray(x, np.float64)[None]
+    if weights.log_dt:
+        h = features(h)
     new = np.empty_like(state)
     for i, (kernel, recurrent, bias) in enumerate(weights.lstm):
         h_prev, c_prev = state[i, 0][None], state[i, 1][None]
@@ -107,7 +130,13 @@ def step(weights: Weights, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray
 
 
 def random_weights(
-    dimension: int, layers: int, units: int, mixtures: int, seed: int = 0, residual: bool = False
+    dimension: int,
+    layers: int,
+    units: int,
+    mixtures: int,
+    seed: int = 0,
+    residual: bool = False,
+    log_dt: bool = False,
 ) -> Weights:
     """Glorot-uniform kernels, orthogonal recurrent matrices, forget-gate bias 1 (as Keras starts)."""
     rng = np.random.default_rng(seed)
@@ -120,12 +149,12 @@ def random_weights(
         q, r = np.linalg.qr(rng.standard_normal((m, n)))
         return (q * np.sign(np.diag(r))).T
 
-    lstm, inputs = [], dimension
+    lstm, inputs = [], dimension + log_dt
     for _ in range(layers):
         bias = np.zeros(4 * units)
         bias[units : 2 * units] = 1.0
         lstm.append((glorot(inputs, 4 * units), orthogonal(units, 4 * units), bias))
         inputs = units
     outputs = mixtures * (2 * dimension + 1)
-    weights = Weights(lstm, glorot(units, outputs), np.zeros(outputs), dimension, mixtures, residual)
+    weights = Weights(lstm, glorot(units, outputs), np.zeros(outputs), dimension, mixtures, residual, log_dt)
     return weights.astype(np.float32)
