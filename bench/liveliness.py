@@ -26,6 +26,8 @@ Figures (each solo's figure is averaged over seeds; the human figure over the he
   a model that played exactly like the playing it learnt from would score (see as_trained);
   beside it, the share of gaps under 10 ms in the training logs, the held-out ones and the solos
   (a fifth of the 4d logs, two fifths of their events, have none; the held-out three have half).
+- after short: the share of short gaps among those right after a short one (short_after_short;
+  touch players 28%: pairs; a solo that held its timing for a run of events played bursts).
 
 usage: python bench/liveliness.py [--models 9 4] [--seeds 3] [--minutes 10] [--hour] [--prime S]
                                   [--config configs/default.toml] [--sigmatemp S] [--pitemp P]
@@ -43,6 +45,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import math
 import time
 from collections import deque
 from pathlib import Path
@@ -231,6 +234,14 @@ def short_share(log_dts: np.ndarray) -> float:
     return float(np.mean(log_dts < SHORT))
 
 
+def short_after_short(log_dts: np.ndarray) -> float:
+    """The share of short gaps among those right after a short one: how short gaps follow
+    each other. On the touch surface a person's is low (messages in pairs, then a frame's gap);
+    a knob turned sends bursts, so there it is high."""
+    short = log_dts < SHORT
+    return float(np.mean(short[1:][short[:-1]])) if short[:-1].any() else float("nan")
+
+
 def values_w1(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean([w1(a[:, c], b[:, c]) for c in range(a.shape[1])]))
 
@@ -244,7 +255,8 @@ def figures(
 
     With leave_one_out, perfs is the reference itself and each is compared with the others.
     """
-    out: dict[str, list[float]] = {k: [] for k in ("still", "band3", "ks_dt", "short", "w1", "rate", "rail")}
+    keys = ("still", "band3", "ks_dt", "short", "short_after_short", "w1", "rate", "rail")
+    out: dict[str, list[float]] = {k: [] for k in keys}
     for i, (t, x) in enumerate(perfs):
         ref = [r for j, r in enumerate(reference) if not (leave_one_out and j == i)]
         ref_dt = np.concatenate([log_dt(rt) for rt, _ in ref])
@@ -254,10 +266,11 @@ def figures(
         dts = log_dt(t)
         out["ks_dt"].append(ks(dts, ref_dt))
         out["short"].append(short_share(dts))
+        out["short_after_short"].append(short_after_short(dts))
         out["w1"].append(values_w1(x, ref_x))
         out["rate"].append((len(t) - 1) / (t[-1] - t[0]))
         out["rail"].append(rail_hold(t, x))
-    result = {k: float(np.mean(v)) for k, v in out.items()}
+    result = {k: float(np.nanmean(v)) if not np.isnan(v).all() else math.nan for k, v in out.items()}
     result["rail"] = float(np.max(out["rail"]))
     pairs = list(itertools.combinations(range(len(perfs)), 2))
     between = [values_w1(perfs[a][1], perfs[b][1]) for a, b in pairs]
@@ -371,6 +384,9 @@ def run(
         f" (gaps under 10 ms: {trained['short_trained']:.0%} of theirs, {trained['short_heldout']:.0%}"
         f" of the held-out logs', {ours['short']:.0%} of the solos')"
     )
+    if not np.isnan(human_figs["short_after_short"]):
+        print(f"  after a gap under 10 ms, the next is one too: {human_figs['short_after_short']:.0%} of the"
+              f" held-out logs' gaps, {ours['short_after_short']:.0%} of the solos'")  # fmt: skip
     if hour:
         target, ok = verdict("rail", ours["rail_hour"], human_figs)
         name = "rail hold, one-hour solo (s)"

@@ -45,6 +45,29 @@ def choose_component(logits: list[float], pitemp: float, u: float) -> int:
     return len(weights) - 1
 
 
+def timing_pairs(params: np.ndarray, dimension: int, mixtures: int) -> int:
+    """How many timings a forecast's components pair with each gesture: J for a file trained
+    with `impsy-train train --timings J`, 1 for a plain head.
+
+    Such a file is a plain mixture of the J x K pairings, component j*K + k taking dt from
+    timing j and the controls from gesture k; its columns are copies, so one forecast shows
+    the tie exactly: dt's mean and spread the same across gestures, the controls' across timings.
+    """
+    kd = mixtures * dimension
+    means, sigmas = params[:kd].reshape(mixtures, dimension), params[kd : 2 * kd].reshape(mixtures, dimension)
+    for timings in range(2, mixtures):
+        if mixtures % timings:
+            continue
+        grid = [part.reshape(timings, mixtures // timings, dimension) for part in (means, sigmas)]
+        if all(
+            np.array_equal(g[:, :, 1:], np.broadcast_to(g[:1, :, 1:], g[:, :, 1:].shape))
+            and np.array_equal(g[:, :, 0], np.broadcast_to(g[:, :1, 0], g[:, :, 0].shape))
+            for g in grid
+        ) and np.ptp(grid[0][:, 0, 0]) > 0:  # timings that differ: not a forecast of all one value
+            return timings
+    return 1
+
+
 class Sampler:
     """Samples gestures for one network shape with its own random generator.
 
@@ -69,6 +92,7 @@ class Sampler:
         self._z: list[list[float]] = []  # its rows not yet used, x sqrt(sigmatemp) / SCALE
         self._z_temp = math.nan  # the sigma temperature self._z is scaled for
         self._k = -1  # the component of the last event, which `persistence` may keep; -1: none
+        self._timings = 0  # timings paired with each gesture (timing_pairs); 0: not read yet
         self._j = -1  # one control at a time: the control the last event moved; -1: none
         self._moving_set: list[int] = []  # ... and the controls its component moves (see _moving)
         self._widen = 1.0
@@ -105,6 +129,14 @@ class Sampler:
         self._k = self._j = -1
         self._moving_set = []
 
+    def _retimed(self, params: np.ndarray, k: int, pitemp: float) -> int:
+        """Component k's gesture with a timing drawn afresh, as the forecast weighs the timings
+        paired with that gesture."""
+        gestures = self.mixtures // self._timings
+        gesture = k % gestures
+        logits = params[self._logits].tolist()[gesture::gestures]
+        return choose_component(logits, pitemp, self._uniform()) * gestures + gesture
+
     def _moving(self, sigmas: list[float]) -> None:
         """One control at a time: the controls the component just drawn moves (those whose spread
         is at least MOVING of its widest), and how much a moved control's spread widens:
@@ -129,6 +161,9 @@ class Sampler:
         otherwise drawn afresh from the weights as usual: each component is still chosen as often
         as the weights say, but in runs of 1 / (1 - p) events on average, as a player keeps at
         one gesture for a while (the shipped networks' weights barely follow what was played).
+        A file that pairs timings with gestures (timing_pairs) keeps the gesture alone: each
+        event's timing is drawn afresh among those paired with it, so the rhythm the network
+        predicts (touch messages in pairs, then a gap) is not held for a run.
 
         With `one_at_a_time`, an event moves one control (see _moving) and the others stay
         where they are (see hear(); else at the component's means), as a MIDI controller sends one
@@ -144,6 +179,10 @@ class Sampler:
         fresh = not (persistence > 0.0 and u < persistence and k >= 0)
         if fresh:
             k = self._k = choose_component(params[self._logits].tolist(), pitemp, redrawn(u, persistence))
+            if not self._timings:  # the first event of the network: it pairs timings, or not
+                self._timings = timing_pairs(params, self.dimension, self.mixtures)
+        elif self._timings > 1:
+            k = self._k = self._retimed(params, k, pitemp)
         m, s = self._starts[k]
         d = self.dimension
         scale = SCALE  # a local: read for every control in the all-at-once comprehension

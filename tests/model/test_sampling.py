@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from impsy.model.sampling import MIN_DT, SCALE, Sampler, choose_component
+from impsy.model.sampling import MIN_DT, SCALE, Sampler, choose_component, timing_pairs
 
 D, K = 3, 5
 
@@ -63,6 +63,37 @@ def test_persistence_keeps_components_in_runs_as_often_as_the_weights_say():
         assert repeats == pytest.approx(persistence + (1 - persistence) * np.sum(weights**2), abs=0.01)
         shares = np.bincount(chosen, minlength=K) / len(chosen)
         assert shares == pytest.approx(weights, abs=0.03)  # runs, but each as often as before
+
+
+def paired(timing_logits: np.ndarray) -> np.ndarray:
+    """A forecast as `impsy-train --timings 3` writes it: 3 timings x 2 gestures, component
+    j*2 + g taking dt from timing j (1, 10, 100 ms) and the controls from gesture g (0.2 or 0.8)."""
+    dts, gestures = np.array([0.001, 0.01, 0.1]), np.array([0.2, 0.8])
+    mus = np.array([[dts[j], *np.full(D - 1, gestures[g])] for j in range(3) for g in range(2)]) * SCALE
+    sigmas = np.array([[0.01, *np.full(D - 1, 0.05)] for _ in range(3) for _ in range(2)])
+    return params(mus, sigmas, timing_logits.ravel())
+
+
+def test_the_pairing_of_timings_with_gestures_is_read_from_a_forecast():
+    assert timing_pairs(paired(np.zeros((3, 2))), D, 6) == 3
+    assert timing_pairs(separated(), D, K) == 1
+    assert timing_pairs(params(np.ones((6, D)), np.ones((6, D)), np.zeros(6)), D, 6) == 1  # all one value
+    untied = paired(np.zeros((3, 2)))
+    untied[D + 1] += 1e-4  # component 1's first control differs from component 3's, 5's
+    assert timing_pairs(untied, D, 6) == 1
+
+
+def test_persistence_holds_a_paired_gesture_and_draws_its_timing_afresh():
+    # Gesture 0 pairs mostly with 1-ms gaps, gesture 1 with 100-ms ones.
+    logits = np.log([[0.7, 0.05], [0.2, 0.15], [0.1, 0.8]])
+    sampler = Sampler(D, 6, seed=4)
+    draws = np.array([sampler.sample(paired(logits), 1.0, 0.0, 0.99) for _ in range(8000)])
+    gesture = (draws[:, 1] > 0.5).astype(int)
+    timing = np.round(np.log10(draws[:, 0])).astype(int) + 3  # 1, 10, 100 ms -> 0, 1, 2
+    assert np.mean(gesture[1:] == gesture[:-1]) > 0.98  # the gesture is held...
+    assert np.mean(timing[1:] == timing[:-1]) < 0.7  # ... the timing is not...
+    for g in (0, 1):  # ... but drawn as paired with the gesture (chi-square, 2 dof, 0.1%: 13.8)
+        assert chi_square(np.bincount(timing[gesture == g], minlength=3), softmax(logits[:, g], 1.0)) < 13.8
 
 
 def test_no_persistence_draws_exactly_as_before_and_reset_forgets_the_component():

@@ -10,6 +10,7 @@ from impsy_train.timing_head import TimingHead, fit_1d
 from impsy_train.weights import random_weights
 
 from impsy.model import SCALE, load_model
+from impsy.model.sampling import timing_pairs
 
 pytestmark = pytest.mark.train
 
@@ -106,6 +107,8 @@ def test_training_with_timings_writes_a_plain_mixture_of_the_pairings(make_logs,
     dt_means = params[: kp * d].reshape(kp, d)[:, 0]
     assert len(np.unique(dt_means)) == 3
     np.testing.assert_array_equal(dt_means.reshape(3, 2)[:, 0], dt_means.reshape(3, 2)[:, 1])
+    # ... and the runtime's sampler sees the tie in LiteRT's forecast (persistence holds the gesture).
+    assert timing_pairs(params, d, kp) == 3
 
 
 def test_a_negative_count_of_timings_is_refused(capsys):
