@@ -15,6 +15,8 @@ is the negative log-likelihood per event in the network's scaled units (lower is
 - mixtures10: ours with `--mixtures 10` (10 Gaussian components instead of 5).
 - timings5: ours with `--timings 5` (dt gets 5 components of its own; 25 in the file).
 - timings5-slow: timings5 at a third of the learning rate (3e-4) for 100 epochs.
+- timings5-memory: timings5-slow for 140 epochs with `--log-dt`, the first 40 dequantised (the
+  shipped 4d touch recipe: the network learns to remember its recent gaps).
 
 Each result is appended to a JSON-lines file as it comes, so recipes and dimensions can run
 as separate processes (two at a time on two cores) and the table be printed at the end:
@@ -135,6 +137,13 @@ def train_timings5_slow(train_logs: list[Path], dimension: int, seed: int) -> tu
     return train_ours(train_logs, dimension, seed, timings=5, learning_rate=3e-4, epochs=100)
 
 
+def train_timings5_memory(train_logs: list[Path], dimension: int, seed: int) -> tuple[object, dict]:
+    """The shipped 4d touch recipe (models/train-shipped.sh): timings5-slow, reading log(dt), its
+    first 40 epochs dequantised so the network learns to remember its recent gaps."""
+    return train_ours(train_logs, dimension, seed, timings=5, learning_rate=3e-4, epochs=140, log_dt=True,
+                      dequantise=True, dequantise_epochs=40)  # fmt: skip
+
+
 RECIPES = {
     "original": train_original,
     "ours": train_ours,
@@ -142,6 +151,7 @@ RECIPES = {
     "mixtures10": train_mixtures10,
     "timings5": train_timings5,
     "timings5-slow": train_timings5_slow,
+    "timings5-memory": train_timings5_memory,
 }
 
 

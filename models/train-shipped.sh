@@ -6,24 +6,30 @@
 # 5 stays for configs written for the original IMPSY, which name it. The 4d touch model gives dt
 # 5 components of its own (--timings 5), so its file holds 5 x 5 = 25; the plain 4d model with 5
 # stays for the original's configs too. Both 4d models train at a third of the default learning
-# rate for 100 epochs: at 1e-3 their training loss keeps jumping back up for tens of epochs
-# (bench/model_quality.py, timings5-slow: better on all three folds).
+# rate: at 1e-3 their training loss keeps jumping back up for tens of epochs. The touch model
+# also reads log(dt) and spends the first 40 of its 140 epochs dequantised, which teaches it to
+# remember its recent gaps (bench/model_quality.py: timings5-memory, better on all three folds
+# than timings5-slow, the plain 4d file's recipe). MODELS picks some of them, e.g. MODELS=4:5:5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 TRAIN=${TRAIN:-.venv/bin/impsy-train}
+MODELS=${MODELS:-9:10:0 9:5:0 4:5:5 4:5:0}  # dimension:mixtures:timings
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for model in 9:10:0 9:5:0 4:5:5 4:5:0; do  # dimension:mixtures:timings
+for model in $MODELS; do
     IFS=: read -r dimension mixtures timings <<<"$model"
     components=$((mixtures * (timings > 0 ? timings : 1)))
     logs="$DATA/performances-${dimension}d"
     [ -d "$logs" ] || { echo "no logs in $logs: set DATA to the folder holding performances-${dimension}d" >&2; exit 1; }
     stem="musicMDRNN-dim${dimension}-layers2-units64-mixtures${components}-scale10"
-    steady=()
-    [ "$dimension" != 4 ] || steady=(--learning-rate 3e-4 --epochs 100)
+    case "$model" in
+        4:5:5) recipe=(--learning-rate 3e-4 --epochs 140 --log-dt --dequantise on --dequantise-epochs 40) ;;
+        4:*) recipe=(--learning-rate 3e-4 --epochs 100) ;;
+        *) recipe=() ;;
+    esac
     "$TRAIN" train --dimension "$dimension" --modelsize s --mixtures "$mixtures" --timings "$timings" \
-        "${steady[@]}" --logs "$logs" --models "$out"
+        "${recipe[@]}" --logs "$logs" --models "$out"
     rm -f "models/$stem".{tflite,keras,report.json,loss.png,loss.svg}
     mv "$out/$stem".* models/
 done

@@ -329,6 +329,37 @@ def test_the_report_records_dequantisation_and_the_grid(tmp_path, capsys):
     assert report["data"]["grid_levels"] == 127
 
 
+def test_dequantise_epochs_spreads_only_the_first_epochs(monkeypatch, tmp_path, capsys):
+    import impsy_train.training as training
+
+    spread = []  # the grid each epoch's batches were spread over (None: the values as recorded)
+    real = training.chunk_batches
+
+    def watched(performances, seq_len, batch_size, rng, levels=None, width=1.0):
+        spread.append(levels)
+        return real(performances, seq_len, batch_size, rng, levels, width)
+
+    monkeypatch.setattr(training, "chunk_batches", watched)
+    rng = np.random.default_rng(5)
+    performances = [quantised(rng, 127, n=80, dimension=3) for _ in range(3)]
+    dataset = Dataset(3, np.concatenate(performances), [0, 80, 160], ["a.log", "b.log", "c.log"])
+    path = dataset.save(tmp_path / "d.npz")
+    argv = ["train", "-D", "3", "-M", "xxs", "--epochs", "3", "--seq-len", "10", "--dataset", str(path),
+            "--models", str(tmp_path), "--dequantise", "on", "--dequantise-epochs", "2"]  # fmt: skip
+    assert cli.main(argv) == 0, capsys.readouterr()
+    assert spread == [127, 127, None]
+    report = json.loads(next(tmp_path.glob("*.report.json")).read_text())
+    assert report["training"]["settings"]["dequantise_epochs"] == 2
+
+    from impsy_train.training import TrainingError
+
+    with pytest.raises(TrainingError, match="needs dequantise on"):
+        train(dataset, TrainSettings(size="xxs", epochs=1, seq_len=10, dequantise_epochs=2))
+    with pytest.raises(SystemExit):
+        cli.main(["train", "-D", "3", "--dequantise-epochs", "-1"])
+    assert "--dequantise-epochs: expected a whole number of at least 0" in capsys.readouterr().err
+
+
 def test_the_number_of_mixture_components_is_a_setting_the_runtime_reads_from_the_file(make_logs, tmp_path):
     logs = make_logs(dimension=3, performances=3, events=60)
     models = tmp_path / "models"

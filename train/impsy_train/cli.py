@@ -103,6 +103,7 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         dequantise={"auto": None, "on": True, "off": False}[args.dequantise],
         dequantise_width=args.dequantise_width,
+        dequantise_epochs=args.dequantise_epochs,
     )
     # Said before training when the whole dataset is already too small; else after it, if the
     # part left for training is (finish), never both.
@@ -294,6 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.dequantise_width,
         help="how much of a grid cell to spread over, 0-1 (default: %(default)s)",
+    )
+    train.add_argument(
+        "--dequantise-epochs",
+        type=count_argument(0),
+        default=defaults.dequantise_epochs,
+        help="with --dequantise on: spread only the first N epochs, then train on the values as "
+        "recorded (with --log-dt, how the 4d touch model learns to remember its recent gaps; "
+        "0: every epoch; default: %(default)s)",
     )
     train.add_argument(
         "--allow-pickle",

@@ -46,4 +46,8 @@ class TrainSettings:
     # records the choice once resolved.
     dequantise: bool | None = False
     dequantise_width: float = 1.0  # of a grid cell: 1 spreads a value over its whole cell
+    # Spread only the first N epochs (0: every epoch). While the control sigmas cannot shrink onto
+    # repeated values, the 4d network learns to remember its recent gaps; the epochs after fit
+    # the values as recorded and keep that memory (README: "Gaps on a log scale").
+    dequantise_epochs: int = 0
     seed: int = 0

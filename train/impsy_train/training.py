@@ -3,6 +3,7 @@ keeping the best epoch; then save its .tflite (checked) and a report."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import signal
 import threading
@@ -301,13 +302,20 @@ def train(
     settings = settings_for(settings, head)
     train_events = usable_events(split.train, 1)
     warning = size_warning(dataset.dimension, settings.size, train_events)
+    if settings.dequantise is False and settings.dequantise_epochs:
+        raise TrainingError("dequantise_epochs spreads the first epochs: it needs dequantise on (or auto)")
     settings, levels = resolve_dequantise(settings, split.train)
     jitter = levels if settings.dequantise else None
+    epochs = itertools.count()
+
+    def batches(rng: np.random.Generator) -> list[Batch]:
+        spread = jitter if next(epochs) < (settings.dequantise_epochs or settings.epochs) else None
+        width = settings.dequantise_width
+        return chunk_batches(split.train, settings.seq_len, settings.batch_size, rng, spread, width)
+
     result = fit(
         weights,
-        lambda rng: chunk_batches(
-            split.train, settings.seq_len, settings.batch_size, rng, jitter, settings.dequantise_width
-        ),
+        batches,
         lambda w: heldout_nll(w, split.validation),
         settings,
         progress,
