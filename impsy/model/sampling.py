@@ -93,6 +93,7 @@ class Sampler:
         self._z_temp = math.nan  # the sigma temperature self._z is scaled for
         self._k = -1  # the component of the last event, which `persistence` may keep; -1: none
         self._timings = 0  # timings paired with each gesture (timing_pairs); 0: not read yet
+        self._paired: list[slice] = []  # per gesture: where its pairings' logits are
         self._j = -1  # one control at a time: the control the last event moved; -1: none
         self._moving_set: list[int] = []  # ... and the controls its component moves (see _moving)
         self._widen = 1.0
@@ -129,13 +130,18 @@ class Sampler:
         self._k = self._j = -1
         self._moving_set = []
 
-    def _retimed(self, params: np.ndarray, k: int, pitemp: float) -> int:
-        """Component k's gesture with a timing drawn afresh, as the forecast weighs the timings
-        paired with that gesture."""
-        gestures = self.mixtures // self._timings
+    def _pair(self, params: np.ndarray) -> None:
+        """Read from the network's first forecast whether it pairs timings with gestures."""
+        self._timings = timing_pairs(params, self.dimension, self.mixtures)
+        gestures, first = self.mixtures // self._timings, self._logits.start
+        self._paired = [slice(first + g, self._logits.stop, gestures) for g in range(gestures)]
+
+    def _retimed(self, params: np.ndarray, k: int, pitemp: float, u: float) -> int:
+        """Component k's gesture with a timing drawn (from uniform u) afresh, as the forecast
+        weighs the timings paired with that gesture."""
+        gestures = len(self._paired)
         gesture = k % gestures
-        logits = params[self._logits].tolist()[gesture::gestures]
-        return choose_component(logits, pitemp, self._uniform()) * gestures + gesture
+        return choose_component(params[self._paired[gesture]].tolist(), pitemp, u) * gestures + gesture
 
     def _moving(self, sigmas: list[float]) -> None:
         """One control at a time: the controls the component just drawn moves (those whose spread
@@ -179,10 +185,10 @@ class Sampler:
         fresh = not (persistence > 0.0 and u < persistence and k >= 0)
         if fresh:
             k = self._k = choose_component(params[self._logits].tolist(), pitemp, redrawn(u, persistence))
-            if not self._timings:  # the first event of the network: it pairs timings, or not
-                self._timings = timing_pairs(params, self.dimension, self.mixtures)
+            if not self._timings:  # the first event of the network
+                self._pair(params)
         elif self._timings > 1:
-            k = self._k = self._retimed(params, k, pitemp)
+            k = self._k = self._retimed(params, k, pitemp, redrawn(u, persistence))
         m, s = self._starts[k]
         d = self.dimension
         scale = SCALE  # a local: read for every control in the all-at-once comprehension
