@@ -353,7 +353,7 @@ def test_dequantise_epochs_spreads_only_the_first_epochs(monkeypatch, tmp_path, 
 
     from impsy_train.training import TrainingError
 
-    with pytest.raises(TrainingError, match="needs dequantise on"):
+    with pytest.raises(TrainingError, match="needs --dequantise on"):
         train(dataset, TrainSettings(size="xxs", epochs=1, seq_len=10, dequantise_epochs=2))
     with pytest.raises(SystemExit):
         cli.main(["train", "-D", "3", "--dequantise-epochs", "-1"])

@@ -303,7 +303,7 @@ def train(
     train_events = usable_events(split.train, 1)
     warning = size_warning(dataset.dimension, settings.size, train_events)
     if settings.dequantise is False and settings.dequantise_epochs:
-        raise TrainingError("dequantise_epochs spreads the first epochs: it needs dequantise on (or auto)")
+        raise TrainingError("--dequantise-epochs spreads the first epochs: it needs --dequantise on or auto")
     settings, levels = resolve_dequantise(settings, split.train)
     jitter = levels if settings.dequantise else None
     epochs = itertools.count()
