@@ -15,6 +15,7 @@ is the negative log-likelihood per event in the network's scaled units (lower is
 - mixtures10: ours with `--mixtures 10` (10 Gaussian components instead of 5).
 - timings5: ours with `--timings 5` (dt gets 5 components of its own; 25 in the file).
 - timings5-slow: timings5 at a third of the learning rate (3e-4) for 100 epochs.
+- mixtures10-slow: mixtures10 so (the shipped default 9d recipe).
 - timings5-memory: timings5-slow for 140 epochs with `--log-dt`, the first 40 dequantised (the
   shipped 4d touch recipe: the network learns to remember its recent gaps).
 
@@ -137,6 +138,10 @@ def train_timings5_slow(train_logs: list[Path], dimension: int, seed: int) -> tu
     return train_ours(train_logs, dimension, seed, timings=5, learning_rate=3e-4, epochs=100)
 
 
+def train_mixtures10_slow(train_logs: list[Path], dimension: int, seed: int) -> tuple[object, dict]:
+    return train_ours(train_logs, dimension, seed, mixtures=10, learning_rate=3e-4, epochs=100)
+
+
 def train_timings5_memory(train_logs: list[Path], dimension: int, seed: int) -> tuple[object, dict]:
     """The shipped 4d touch recipe (models/train-shipped.sh): timings5-slow, reading log(dt), its
     first 40 epochs dequantised so the network learns to remember its recent gaps."""
@@ -152,6 +157,7 @@ RECIPES = {
     "timings5": train_timings5,
     "timings5-slow": train_timings5_slow,
     "timings5-memory": train_timings5_memory,
+    "mixtures10-slow": train_mixtures10_slow,
 }
 
 

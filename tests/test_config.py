@@ -260,7 +260,7 @@ def test_default_config_is_the_shipped_model_over_osc() -> None:
         persistence=0.92, one_at_a_time=True,
     )  # fmt: skip
     assert (config.interaction.mode, config.interaction.threshold) == ("callresponse", 0.1)
-    assert config.interaction.reseed == 60.0
+    assert config.interaction.reseed == 55.0
     assert (config.verbose, config.log_predictions) == (True, False)
     assert config.osc == OscConfig("0.0.0.0", 6000, "127.0.0.1", 6001)
     assert config.webui == WebUIConfig()

@@ -61,7 +61,7 @@ INTERACTION = {
     "mode": Field(one_of(MODES), example='mode = "callresponse"'),
     "threshold": Field(number(THRESHOLD), example="threshold = 0.1"),
     "input_thru": Field(boolean, False),
-    "reseed": Field(number(RESEED), 60.0),
+    "reseed": Field(number(RESEED), 55.0),
 }
 MODEL = {
     "dimension": Field(integer(*DIMENSION_RANGE), example="dimension = 9"),

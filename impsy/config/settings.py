@@ -49,7 +49,7 @@ class InteractionConfig:
     mode: str  # one of MODES
     threshold: float  # seconds of performer silence before the model answers (callresponse)
     input_thru: bool = False  # also send the performer's input straight to the outputs
-    reseed: float = 60.0  # seconds of a hold before the model playing alone starts afresh; 0: never
+    reseed: float = 55.0  # seconds of a hold before the model playing alone starts afresh; 0: never
 
 
 @dataclass(frozen=True)
