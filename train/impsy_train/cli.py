@@ -239,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-dt",
         action="store_true",
         help="let the network read each gap's logarithm too, where 1 ms and 20 ms are far apart (touch"
-        " logs); with --dequantise on it remembers its recent gaps (see the README)",
+        " logs); with --dequantise on for the first epochs (--dequantise-epochs) it remembers its"
+        " recent gaps, as the shipped touch model does (models/train-shipped.sh)",
     )
     train.add_argument("--earlystopping", action="store_true", help="stop when validation stops improving")
     train.add_argument(
