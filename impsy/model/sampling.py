@@ -92,8 +92,9 @@ class Sampler:
         self._z: list[list[float]] = []  # its rows not yet used, x sqrt(sigmatemp) / SCALE
         self._z_temp = math.nan  # the sigma temperature self._z is scaled for
         self._k = -1  # the component of the last event, which `persistence` may keep; -1: none
-        self._timings = 0  # timings paired with each gesture (timing_pairs); 0: not read yet
-        self._paired: list[slice] = []  # per gesture: where its pairings' logits are
+        # Per gesture, where the logits of its pairings with timings are (timing_pairs); empty for
+        # a plain head; None until the network's first forecast is read.
+        self._paired: list[slice] | None = None
         self._j = -1  # one control at a time: the control the last event moved; -1: none
         self._moving_set: list[int] = []  # ... and the controls its component moves (see _moving)
         self._widen = 1.0
@@ -132,9 +133,9 @@ class Sampler:
 
     def _pair(self, params: np.ndarray) -> None:
         """Read from the network's first forecast whether it pairs timings with gestures."""
-        self._timings = timing_pairs(params, self.dimension, self.mixtures)
-        gestures, first = self.mixtures // self._timings, self._logits.start
-        self._paired = [slice(first + g, self._logits.stop, gestures) for g in range(gestures)]
+        timings = timing_pairs(params, self.dimension, self.mixtures)
+        gestures, first, stop = self.mixtures // timings, self._logits.start, self._logits.stop
+        self._paired = [slice(first + g, stop, gestures) for g in range(gestures)] if timings > 1 else []
 
     def _retimed(self, params: np.ndarray, k: int, pitemp: float, u: float) -> int:
         """Component k's gesture with a timing drawn (from uniform u) afresh, as the forecast
@@ -185,9 +186,9 @@ class Sampler:
         fresh = not (persistence > 0.0 and u < persistence and k >= 0)
         if fresh:
             k = self._k = choose_component(params[self._logits].tolist(), pitemp, redrawn(u, persistence))
-            if not self._timings:  # the first event of the network
+            if self._paired is None:  # the first event of the network
                 self._pair(params)
-        elif self._timings > 1:
+        elif self._paired:
             k = self._k = self._retimed(params, k, pitemp, redrawn(u, persistence))
         m, s = self._starts[k]
         d = self.dimension
