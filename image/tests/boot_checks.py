@@ -423,10 +423,11 @@ def laptop_lease(vm: VM, raw: bool = False) -> str | None:
     done = vm.ssh(f"sudo bash -c {shlex.quote(script)}", timeout=60)
     out = done.stdout.decode()
     if raw:  # what there is, to show why there is no lease: where the link is, and what happened
+        # The links last: the report keeps the end of a long failure, and they say the most.
         seen = vm.ssh(
-            "echo laptop:; sudo ip -n laptop -br addr; echo Pi:; ip -br link;"
-            " journalctl --no-pager -q -o cat -u test-laptop | grep -v '<debug>' | tail -n 25;"
-            " sudo dmesg | grep -E 'dummy_hcd|usb [0-9]|cdc_ether|rndis' | tail -n 12"
+            "journalctl --no-pager -q -o cat -u test-laptop | grep -v '<debug>' | tail -n 25;"
+            " sudo dmesg | grep -E 'dummy_hcd|usb [0-9]|cdc_ether|rndis' | tail -n 12;"
+            " echo laptop:; sudo ip -n laptop -br link; sudo ip -n laptop -br addr; echo Pi:; ip -br link"
         )  # fmt: skip
         return f"{out} {done.stderr.decode()} {seen.stdout.decode()}"
     return out if "ip_address = " in out else None
